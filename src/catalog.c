@@ -1,0 +1,124 @@
+/*
+ * catalog.c
+ *		Finding pg_tenancy's tables and indexes from C.
+ *
+ * Each backend resolves the names once and keeps the OIDs until a relcache
+ * invalidation names one of them (or is a reset), which is what DROP
+ * EXTENSION, a reinstall or an ALTER TABLE produce.
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+#include "catalog.h"
+
+#define TENANCY_SCHEMA	"tenancy"
+
+static TenancyCatalog catalog;
+static bool catalog_valid = false;
+
+static Oid
+lookup_rel(Oid nsp, const char *name)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s.%s\" of extension \"pg_tenancy\" does not exist",
+						TENANCY_SCHEMA, name),
+				 errhint("Reinstall the extension with DROP EXTENSION and CREATE EXTENSION.")));
+	return relid;
+}
+
+/* Guards against an install script whose columns moved. */
+static void
+verify_attnum(Oid relid, const char *attname, AttrNumber expected)
+{
+	if (get_attnum(relid, attname) != expected)
+		elog(ERROR, "column \"%s\" of relation \"%s\" is not at position %d",
+			 attname, get_rel_name(relid), expected);
+}
+
+static void
+catalog_relcache_callback(Datum arg, Oid relid)
+{
+	if (!catalog_valid)
+		return;
+	if (!OidIsValid(relid) ||
+		relid == catalog.tenants || relid == catalog.users ||
+		relid == catalog.memberships || relid == catalog.team_members ||
+		relid == catalog.role_assignments || relid == catalog.roles ||
+		relid == catalog.actions || relid == catalog.resource_types)
+		catalog_valid = false;
+}
+
+void
+tenancy_catalog_init(void)
+{
+	CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
+}
+
+const TenancyCatalog *
+tenancy_catalog(void)
+{
+	TenancyCatalog c;
+	Oid			nsp;
+
+	if (catalog_valid)
+		return &catalog;
+
+	nsp = get_namespace_oid(TENANCY_SCHEMA, true);
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"pg_tenancy\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION pg_tenancy.")));
+
+	c.tenants = lookup_rel(nsp, "tenants");
+	c.tenants_pkey = lookup_rel(nsp, "tenants_pkey");
+	c.users = lookup_rel(nsp, "users");
+	c.users_pkey = lookup_rel(nsp, "users_pkey");
+	c.memberships = lookup_rel(nsp, "memberships");
+	c.memberships_pkey = lookup_rel(nsp, "memberships_pkey");
+	c.team_members = lookup_rel(nsp, "team_members");
+	c.team_members_user_idx = lookup_rel(nsp, "team_members_user_idx");
+	c.role_assignments = lookup_rel(nsp, "role_assignments");
+	c.role_assignments_user_idx = lookup_rel(nsp, "role_assignments_user_idx");
+	c.role_assignments_team_idx = lookup_rel(nsp, "role_assignments_team_idx");
+	c.roles = lookup_rel(nsp, "roles");
+	c.roles_pkey = lookup_rel(nsp, "roles_pkey");
+	c.actions = lookup_rel(nsp, "actions");
+	c.actions_pkey = lookup_rel(nsp, "actions_pkey");
+	c.resource_types = lookup_rel(nsp, "resource_types");
+	c.resource_types_pkey = lookup_rel(nsp, "resource_types_pkey");
+
+	verify_attnum(c.tenants, "id", Anum_tenants_id);
+	verify_attnum(c.tenants, "org_id", Anum_tenants_org_id);
+	verify_attnum(c.users, "id", Anum_users_id);
+	verify_attnum(c.users, "active", Anum_users_active);
+	verify_attnum(c.memberships, "org_id", Anum_memberships_org_id);
+	verify_attnum(c.memberships, "user_id", Anum_memberships_user_id);
+	verify_attnum(c.memberships, "role_id", Anum_memberships_role_id);
+	verify_attnum(c.memberships, "expires_at", Anum_memberships_expires_at);
+	verify_attnum(c.team_members, "team_id", Anum_team_members_team_id);
+	verify_attnum(c.team_members, "org_id", Anum_team_members_org_id);
+	verify_attnum(c.team_members, "user_id", Anum_team_members_user_id);
+	verify_attnum(c.role_assignments, "role_id", Anum_role_assignments_role_id);
+	verify_attnum(c.role_assignments, "tenant_id", Anum_role_assignments_tenant_id);
+	verify_attnum(c.role_assignments, "user_id", Anum_role_assignments_user_id);
+	verify_attnum(c.role_assignments, "team_id", Anum_role_assignments_team_id);
+	verify_attnum(c.role_assignments, "expires_at", Anum_role_assignments_expires_at);
+	verify_attnum(c.roles, "id", Anum_roles_id);
+	verify_attnum(c.roles, "permissions", Anum_roles_permissions);
+	verify_attnum(c.actions, "name", Anum_registry_name);
+	verify_attnum(c.resource_types, "name", Anum_registry_name);
+
+	/* Publish only a complete set: an error above leaves nothing cached. */
+	catalog = c;
+	catalog_valid = true;
+	return &catalog;
+}

@@ -1,0 +1,71 @@
+/*
+ * catalog.h
+ *		Where pg_tenancy's tables and indexes are, for the C code that reads
+ *		them directly.
+ *
+ * The OIDs are looked up once per backend and forgotten on any relcache
+ * invalidation of one of them (DROP/CREATE EXTENSION, ALTER TABLE), so a
+ * reinstalled extension is found again.  The attribute numbers are those of
+ * the install script's CREATE TABLE statements; the lookup verifies them.
+ */
+#ifndef PG_TENANCY_CATALOG_H
+#define PG_TENANCY_CATALOG_H
+
+#include "postgres.h"
+
+/* tenancy.tenants */
+#define Anum_tenants_id					1
+#define Anum_tenants_org_id				2
+/* tenancy.users */
+#define Anum_users_id					1
+#define Anum_users_active				5
+/* tenancy.memberships */
+#define Anum_memberships_org_id			1
+#define Anum_memberships_user_id		2
+#define Anum_memberships_role_id		3
+#define Anum_memberships_expires_at		4
+/* tenancy.team_members */
+#define Anum_team_members_team_id		1
+#define Anum_team_members_org_id		2
+#define Anum_team_members_user_id		3
+/* tenancy.role_assignments */
+#define Anum_role_assignments_role_id	3
+#define Anum_role_assignments_tenant_id	4
+#define Anum_role_assignments_user_id	5
+#define Anum_role_assignments_team_id	6
+#define Anum_role_assignments_expires_at 7
+/* tenancy.roles */
+#define Anum_roles_id					1
+#define Anum_roles_permissions			5
+/* tenancy.actions, tenancy.resource_types */
+#define Anum_registry_name				1
+
+/* Built-in role ids, fixed by the install script (src/sql/25_builtin.sql). */
+#define TENANCY_ORG_ADMIN_ROLE	"00000000-0000-0000-0001-000000000001"
+
+typedef struct TenancyCatalog
+{
+	Oid			tenants;
+	Oid			tenants_pkey;
+	Oid			users;
+	Oid			users_pkey;
+	Oid			memberships;
+	Oid			memberships_pkey;
+	Oid			team_members;
+	Oid			team_members_user_idx;
+	Oid			role_assignments;
+	Oid			role_assignments_user_idx;
+	Oid			role_assignments_team_idx;
+	Oid			roles;
+	Oid			roles_pkey;
+	Oid			actions;
+	Oid			actions_pkey;
+	Oid			resource_types;
+	Oid			resource_types_pkey;
+} TenancyCatalog;
+
+/* The catalog of the installed extension; errors if it is not installed. */
+extern const TenancyCatalog *tenancy_catalog(void);
+extern void tenancy_catalog_init(void);
+
+#endif							/* PG_TENANCY_CATALOG_H */

@@ -1,0 +1,24 @@
+/*
+ * pg_tenancy.c
+ *		Module entry point.  Each part of the extension keeps its own state
+ *		and registers its own callbacks; _PG_init only asks each to do so.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "catalog.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	tenancy_catalog_init();
+
+	/* Every setting of pg_tenancy is "tenancy.*"; keep the prefix ours. */
+	MarkGUCPrefixReserved("tenancy");
+}

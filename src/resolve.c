@@ -1,0 +1,428 @@
+/*
+ * resolve.c
+ *		What may a user do in a tenant?  The resolution rules of the
+ *		specification (section 4, points 1 to 3), read from pg_tenancy's
+ *		tables through their indexes, under the caller's snapshot.
+ *
+ * A user's permissions on a tenant are the union of
+ *	 1. everything ("*:*", tenant admin) when the user, or one of their teams,
+ *		holds the built-in organization role "admin";
+ *	 2. the roles assigned to the user on the tenant;
+ *	 3. the roles assigned to any of the user's teams on the tenant;
+ * counting only assignments that have not expired, for a user who is active
+ * and still a member of the tenant's organization.  Anything unknown
+ * resolves to the empty set.
+ *
+ * Expiry is judged against the statement's start time, the same instant for
+ * every row of a statement and the same one statement_timestamp() gives SQL.
+ * No SPI is used: every read is an index scan with the active snapshot.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_collation.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "catalog.h"
+#include "permset.h"
+#include "resolve.h"
+
+/* Called for each tuple an index scan returns; false stops the scan. */
+typedef bool (*TupleVisitor) (HeapTuple tuple, TupleDesc desc, void *arg);
+
+typedef struct ResolveState
+{
+	const TenancyCatalog *cat;
+	Snapshot	snapshot;
+	TimestampTz now;
+	pg_uuid_t	org;			/* the tenant's organization */
+	bool		found;			/* scratch result of one lookup */
+	bool		org_admin;		/* rule 1 applies */
+	List	   *teams;			/* pg_uuid_t * of the user's teams */
+	List	   *roles;			/* pg_uuid_t * of the roles that apply */
+	PermSetBuilder builder;
+} ResolveState;
+
+static pg_uuid_t org_admin_role;
+static bool org_admin_role_set = false;
+
+static const pg_uuid_t *
+get_org_admin_role(void)
+{
+	if (!org_admin_role_set)
+	{
+		pg_uuid_t  *u;
+
+		u = DatumGetUUIDP(DirectFunctionCall1(uuid_in,
+											  CStringGetDatum(TENANCY_ORG_ADMIN_ROLE)));
+		memcpy(&org_admin_role, u, sizeof(pg_uuid_t));
+		org_admin_role_set = true;
+	}
+	return &org_admin_role;
+}
+
+static inline bool
+uuid_equal(const pg_uuid_t *a, const pg_uuid_t *b)
+{
+	return memcmp(a->data, b->data, UUID_LEN) == 0;
+}
+
+static inline void
+uuid_key(ScanKey key, AttrNumber attno, const pg_uuid_t *value)
+{
+	ScanKeyInit(key, attno, BTEqualStrategyNumber, F_UUID_EQ,
+				UUIDPGetDatum(value));
+}
+
+static inline void
+null_key(ScanKey key, AttrNumber attno)
+{
+	ScanKeyEntryInitialize(key, SK_ISNULL | SK_SEARCHNULL, attno,
+						   InvalidStrategy, InvalidOid, InvalidOid,
+						   InvalidOid, (Datum) 0);
+}
+
+static pg_uuid_t *
+copy_uuid_attr(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attno, desc, &isnull);
+	pg_uuid_t  *copy;
+
+	Assert(!isnull);
+	copy = palloc(sizeof(pg_uuid_t));
+	memcpy(copy, DatumGetUUIDP(d), sizeof(pg_uuid_t));
+	return copy;
+}
+
+/* Has the grant in this tuple, whose expiry is in column attno, expired? */
+static inline bool
+expired(HeapTuple tuple, TupleDesc desc, AttrNumber attno, TimestampTz now)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, attno, desc, &isnull);
+
+	return !isnull && DatumGetTimestampTz(d) <= now;
+}
+
+static void
+scan_index(Snapshot snapshot, Oid relid, Oid indexid,
+		   ScanKey keys, int nkeys, TupleVisitor visit, void *arg)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	scan = systable_beginscan(rel, indexid, true, snapshot, nkeys, keys);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		if (!visit(tuple, RelationGetDescr(rel), arg))
+			break;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* Visitors ---------------------------------------------------------------- */
+
+static bool
+visit_tenant(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+	pg_uuid_t  *org = copy_uuid_attr(tuple, desc, Anum_tenants_org_id);
+
+	st->org = *org;
+	st->found = true;
+	return false;
+}
+
+static bool
+visit_user(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+	bool		isnull;
+	Datum		active = heap_getattr(tuple, Anum_users_active, desc, &isnull);
+
+	st->found = !isnull && DatumGetBool(active);
+	return false;
+}
+
+static bool
+visit_membership(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+	pg_uuid_t  *role;
+
+	if (expired(tuple, desc, Anum_memberships_expires_at, st->now))
+		return false;
+	st->found = true;
+	role = copy_uuid_attr(tuple, desc, Anum_memberships_role_id);
+	if (uuid_equal(role, get_org_admin_role()))
+		st->org_admin = true;
+	return false;
+}
+
+static bool
+visit_team_member(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+
+	st->teams = lappend(st->teams,
+						copy_uuid_attr(tuple, desc, Anum_team_members_team_id));
+	return true;
+}
+
+/* A tenant-scope assignment: remember its role. */
+static bool
+visit_tenant_assignment(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+
+	if (!expired(tuple, desc, Anum_role_assignments_expires_at, st->now))
+		st->roles = lappend(st->roles,
+							copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id));
+	return true;
+}
+
+/* A team's organization-scope assignment: only "admin" matters here. */
+static bool
+visit_team_org_assignment(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+	pg_uuid_t  *role;
+
+	if (expired(tuple, desc, Anum_role_assignments_expires_at, st->now))
+		return true;
+	role = copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id);
+	if (uuid_equal(role, get_org_admin_role()))
+	{
+		st->org_admin = true;
+		return false;
+	}
+	return true;
+}
+
+static bool
+visit_role(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, Anum_roles_permissions, desc, &isnull);
+
+	if (!isnull)
+	{
+		/* The builder keeps pointers into the set: take a private copy. */
+		PermSet    *ps = (PermSet *) PG_DETOAST_DATUM_COPY(d);
+
+		permset_builder_add_set(&st->builder, ps);
+	}
+	return false;
+}
+
+static bool
+visit_exists(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ResolveState *st = arg;
+
+	st->found = true;
+	return false;
+}
+
+/* The resolution ------------------------------------------------------------ */
+
+static PermSet *
+permset_everything(void)
+{
+	PermSetBuilder b;
+	PermEntry	all = {"*", "*", 1, 1};
+
+	permset_builder_init(&b);
+	permset_builder_add(&b, &all);
+	return permset_builder_finish(&b);
+}
+
+/* Runs the rules in the current memory context; see the file header. */
+static PermSet *
+resolve_in_context(const pg_uuid_t *user, const pg_uuid_t *tenant)
+{
+	ResolveState st;
+	ScanKeyData keys[2];
+	ListCell   *lc;
+
+	memset(&st, 0, sizeof(st));
+	st.cat = tenancy_catalog();
+	st.snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	st.now = GetCurrentStatementStartTimestamp();
+	permset_builder_init(&st.builder);
+
+	/* The tenant's organization. */
+	uuid_key(&keys[0], Anum_tenants_id, tenant);
+	scan_index(st.snapshot, st.cat->tenants, st.cat->tenants_pkey,
+			   keys, 1, visit_tenant, &st);
+	if (!st.found)
+		return permset_empty();
+
+	/* An active user ... */
+	st.found = false;
+	uuid_key(&keys[0], Anum_users_id, user);
+	scan_index(st.snapshot, st.cat->users, st.cat->users_pkey,
+			   keys, 1, visit_user, &st);
+	if (!st.found)
+		return permset_empty();
+
+	/* ... who is still a member of that organization. */
+	st.found = false;
+	uuid_key(&keys[0], Anum_memberships_org_id, &st.org);
+	uuid_key(&keys[1], Anum_memberships_user_id, user);
+	scan_index(st.snapshot, st.cat->memberships, st.cat->memberships_pkey,
+			   keys, 2, visit_membership, &st);
+	if (!st.found)
+		return permset_empty();
+	if (st.org_admin)
+		return permset_everything();
+
+	/* The user's teams in the organization. */
+	uuid_key(&keys[0], Anum_team_members_org_id, &st.org);
+	uuid_key(&keys[1], Anum_team_members_user_id, user);
+	scan_index(st.snapshot, st.cat->team_members, st.cat->team_members_user_idx,
+			   keys, 2, visit_team_member, &st);
+
+	/* Rule 1 through a team: the team holds organization admin. */
+	foreach(lc, st.teams)
+	{
+		uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(lc));
+		null_key(&keys[1], Anum_role_assignments_tenant_id);
+		scan_index(st.snapshot, st.cat->role_assignments,
+				   st.cat->role_assignments_team_idx,
+				   keys, 2, visit_team_org_assignment, &st);
+		if (st.org_admin)
+			return permset_everything();
+	}
+
+	/* Rule 2: roles assigned to the user on the tenant. */
+	uuid_key(&keys[0], Anum_role_assignments_user_id, user);
+	uuid_key(&keys[1], Anum_role_assignments_tenant_id, tenant);
+	scan_index(st.snapshot, st.cat->role_assignments,
+			   st.cat->role_assignments_user_idx,
+			   keys, 2, visit_tenant_assignment, &st);
+
+	/* Rule 3: roles assigned to the user's teams on the tenant. */
+	foreach(lc, st.teams)
+	{
+		uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(lc));
+		uuid_key(&keys[1], Anum_role_assignments_tenant_id, tenant);
+		scan_index(st.snapshot, st.cat->role_assignments,
+				   st.cat->role_assignments_team_idx,
+				   keys, 2, visit_tenant_assignment, &st);
+	}
+
+	/* The union of those roles' permission sets. */
+	foreach(lc, st.roles)
+	{
+		uuid_key(&keys[0], Anum_roles_id, lfirst(lc));
+		scan_index(st.snapshot, st.cat->roles, st.cat->roles_pkey,
+				   keys, 1, visit_role, &st);
+	}
+	return permset_builder_finish(&st.builder);
+}
+
+PermSet *
+tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant)
+{
+	MemoryContext work;
+	MemoryContext caller = CurrentMemoryContext;
+	PermSet    *result;
+	PermSet    *copy;
+
+	/* Everything but the answer is scratch; drop it in one go. */
+	work = AllocSetContextCreate(caller, "pg_tenancy resolve",
+								 ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(work);
+	result = resolve_in_context(user, tenant);
+	MemoryContextSwitchTo(caller);
+
+	copy = palloc(VARSIZE(result));
+	memcpy(copy, result, VARSIZE(result));
+	MemoryContextDelete(work);
+	return copy;
+}
+
+/* Registries ---------------------------------------------------------------- */
+
+static bool
+registry_has(Oid relid, Oid indexid, const char *name, int len)
+{
+	ResolveState st;
+	ScanKeyData key;
+
+	memset(&st, 0, sizeof(st));
+	ScanKeyEntryInitialize(&key, 0, Anum_registry_name, BTEqualStrategyNumber,
+						   InvalidOid, DEFAULT_COLLATION_OID, F_TEXTEQ,
+						   PointerGetDatum(cstring_to_text_with_len(name, len)));
+	scan_index(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+			   relid, indexid, &key, 1, visit_exists, &st);
+	return st.found;
+}
+
+void
+tenancy_check_registered(const PermEntry *e)
+{
+	const TenancyCatalog *cat = tenancy_catalog();
+
+	if (!(e->typelen == 1 && e->type[0] == '*') &&
+		!registry_has(cat->resource_types, cat->resource_types_pkey,
+					  e->type, e->typelen))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("resource type \"%.*s\" is not registered",
+						e->typelen, e->type),
+				 errhint("Register it with tenancy.register_resource_type().")));
+	if (!(e->actlen == 1 && e->action[0] == '*') &&
+		!registry_has(cat->actions, cat->actions_pkey, e->action, e->actlen))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("action \"%.*s\" is not registered",
+						e->actlen, e->action),
+				 errhint("Register it with tenancy.register_action().")));
+}
+
+/* SQL-callable ---------------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(tenancy_permissions);
+PG_FUNCTION_INFO_V1(tenancy_has_permission);
+
+/* tenancy.permissions(user_id uuid, tenant uuid) returns tenancy.permset */
+Datum
+tenancy_permissions(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_PERMSET_P(tenancy_resolve(PG_GETARG_UUID_P(0),
+										PG_GETARG_UUID_P(1)));
+}
+
+/* tenancy.has_permission(user_id uuid, tenant uuid, permission text) */
+Datum
+tenancy_has_permission(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user = PG_GETARG_UUID_P(0);
+	pg_uuid_t  *tenant = PG_GETARG_UUID_P(1);
+	char	   *perm = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	PermEntry	e;
+	PermSet    *ps;
+
+	/* Bad input is an error whoever asks; unknown ids are just "no". */
+	permission_parse(perm, &e);
+	tenancy_check_registered(&e);
+	ps = tenancy_resolve(user, tenant);
+	PG_RETURN_BOOL(permset_allows(ps, &e));
+}

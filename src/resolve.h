@@ -1,0 +1,19 @@
+/*
+ * resolve.h
+ *		Resolution of a user's permissions on a tenant.
+ */
+#ifndef PG_TENANCY_RESOLVE_H
+#define PG_TENANCY_RESOLVE_H
+
+#include "postgres.h"
+#include "utils/uuid.h"
+
+#include "permset.h"
+
+/* The user's permission set on the tenant; empty when anything is unknown. */
+extern PermSet *tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant);
+
+/* Raises 22023 unless the permission's type and action are registered. */
+extern void tenancy_check_registered(const PermEntry *e);
+
+#endif							/* PG_TENANCY_RESOLVE_H */

@@ -1,0 +1,17 @@
+-- ---------------------------------------------------------------------------
+-- Decisions, resolved in C (src/resolve.c) under the caller's snapshot.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION tenancy.permissions(user_id uuid, tenant uuid)
+RETURNS tenancy.permset
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'tenancy_permissions';
+COMMENT ON FUNCTION tenancy.permissions(uuid, uuid) IS
+    'The permission set a user holds on a tenant; empty for unknown, inactive or non-member users and unknown tenants.';
+
+CREATE FUNCTION tenancy.has_permission(user_id uuid, tenant uuid, permission text)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'tenancy_has_permission';
+COMMENT ON FUNCTION tenancy.has_permission(uuid, uuid, text) IS
+    'Whether a user holds a permission ("type:action") on a tenant; false for unknown users and tenants.';
