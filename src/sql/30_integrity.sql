@@ -173,7 +173,9 @@ CREATE TRIGGER invitation_tenant_roles_integrity
     FOR EACH ROW EXECUTE FUNCTION tenancy.invitations_integrity();
 
 -- The last active admin.  An organization that has an active admin keeps
--- one: removing, demoting, expiring or deactivating the last one fails.
+-- one: removing, demoting, deactivating the last one, or giving their
+-- membership an expiry, fails.  An admin whose membership expires is a
+-- demotion already scheduled, so only admins without an expiry count.
 -- The check runs after the statement's rows are all written, so a single
 -- statement that hands the role over succeeds.  When the organization
 -- itself is being deleted there is nothing left to protect.
@@ -188,7 +190,7 @@ AS $$
         WHERE m.org_id = p_org_id
           AND m.role_id = '00000000-0000-0000-0001-000000000001'
           AND u.active
-          AND (m.expires_at IS NULL OR m.expires_at > pg_catalog.statement_timestamp()))
+          AND m.expires_at IS NULL)
 $$;
 
 CREATE FUNCTION tenancy.memberships_last_admin() RETURNS trigger
@@ -200,7 +202,7 @@ DECLARE
 BEGIN
     -- Only the loss of an active admin can leave the organization without one.
     IF OLD.role_id <> '00000000-0000-0000-0001-000000000001'
-       OR OLD.expires_at <= pg_catalog.statement_timestamp()
+       OR OLD.expires_at IS NOT NULL
        OR EXISTS (SELECT 1 FROM tenancy.users u WHERE u.id = OLD.user_id AND NOT u.active) THEN
         RETURN NULL;
     END IF;
@@ -208,7 +210,7 @@ BEGIN
     IF FOUND AND NOT tenancy.org_has_active_admin(OLD.org_id) THEN
         RAISE EXCEPTION 'cannot remove the last active admin of organization "%"', org_slug
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'An organization must keep at least one active admin.',
+                  DETAIL = 'An organization must keep at least one active admin whose membership does not expire.',
                   HINT = 'Make another member an admin first, or delete the organization.';
     END IF;
     RETURN NULL;
@@ -216,7 +218,7 @@ END
 $$;
 
 CREATE TRIGGER memberships_last_admin
-    AFTER UPDATE OR DELETE ON tenancy.memberships
+    AFTER UPDATE OF org_id, user_id, role_id, expires_at OR DELETE ON tenancy.memberships
     FOR EACH ROW EXECUTE FUNCTION tenancy.memberships_last_admin();
 
 CREATE FUNCTION tenancy.users_last_admin() RETURNS trigger
@@ -237,7 +239,7 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION 'cannot deactivate the last active admin of organization "%"', org_slug
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'An organization must keep at least one active admin.',
+                  DETAIL = 'An organization must keep at least one active admin whose membership does not expire.',
                   HINT = 'Make another member an admin first.';
     END IF;
     RETURN NULL;

@@ -76,8 +76,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF expires_at <= statement_timestamp() THEN
-        RAISE EXCEPTION 'expiry time % is not in the future', expires_at
-            USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'expiry time must be in the future'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The expiry time given is %s.', expires_at);
     END IF;
 END
 $$;
@@ -186,7 +187,7 @@ BEGIN
                    WHERE m.org_id = _require_member.org_id
                      AND m.user_id = _require_member.user_id) THEN
         RAISE EXCEPTION 'user "%" is not a member of organization "%"',
-                        _require_member.user_id,
+                        (SELECT email FROM tenancy.users u WHERE u.id = _require_member.user_id),
                         (SELECT slug FROM tenancy.organizations o WHERE o.id = _require_member.org_id)
             USING ERRCODE = 'foreign_key_violation';
     END IF;
@@ -898,7 +899,8 @@ BEGIN
     IF _grant_target.tenant IS NOT NULL THEN
         t := tenancy._tenant(_grant_target.tenant);
         IF _grant_target.org IS NOT NULL AND _grant_target.org <> t.org_id THEN
-            RAISE EXCEPTION 'tenant "%" does not belong to organization "%"', t.slug, _grant_target.org
+            RAISE EXCEPTION 'tenant "%" does not belong to organization "%"', t.slug,
+                            (tenancy._org(_grant_target.org)).slug
                 USING ERRCODE = 'foreign_key_violation';
         END IF;
         org_id := t.org_id;
