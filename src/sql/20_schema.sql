@@ -103,7 +103,10 @@ CREATE TABLE tenancy.roles (
                 CONSTRAINT roles_scope_check
                 CHECK (scope OPERATOR(pg_catalog.=) ANY (ARRAY['organization', 'tenant'])),
     permissions tenancy.permset NOT NULL DEFAULT '{}',
-    base_role_id uuid REFERENCES tenancy.roles (id),
+    -- Always a built-in role (checked by the roles_integrity trigger, and
+    -- built-in roles cannot be dropped); no self-referencing foreign key,
+    -- which would make pg_dump warn about circular constraints.
+    base_role_id uuid,
     description text,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     CONSTRAINT roles_org_scope_name_key UNIQUE NULLS NOT DISTINCT (org_id, scope, name),

@@ -1,0 +1,49 @@
+-- examples/sample.sql — a sample hierarchy for the demo and the tests.
+--
+-- Acme runs two tenants, prod and staging.  Alice administers the
+-- organization; Bob edits prod; Carol and Dan are in the ML Platform team,
+-- which views staging and deploys pipelines on prod through a custom role;
+-- Erin may look at Acme's structure but holds no tenant data; a CI service
+-- account can deploy on staging until its grant expires.  Globex, another
+-- organization, shares none of it.
+\set ON_ERROR_STOP 1
+
+SELECT tenancy.register_resource_type('pipeline', 'ML pipelines');
+SELECT tenancy.register_resource_type('model', 'Trained models');
+SELECT tenancy.register_action('promote', 'Promote a model to production.');
+
+SELECT tenancy.create_user('alice@acme.test', 'Alice')  AS alice \gset
+SELECT tenancy.create_user('bob@acme.test', 'Bob')      AS bob \gset
+SELECT tenancy.create_user('carol@acme.test', 'Carol')  AS carol \gset
+SELECT tenancy.create_user('dan@acme.test', 'Dan')      AS dan \gset
+SELECT tenancy.create_user('erin@acme.test', 'Erin')    AS erin \gset
+SELECT tenancy.create_user('ci@acme.test', 'CI', 'service_account') AS ci \gset
+SELECT tenancy.create_user('gina@globex.test', 'Gina')  AS gina \gset
+
+SELECT tenancy.create_organization('acme', 'Acme Corp', admin => :'alice') AS acme \gset
+SELECT tenancy.create_tenant(:'acme', 'prod', 'Production') AS prod \gset
+SELECT tenancy.create_tenant(:'acme', 'staging', 'Staging') AS staging \gset
+
+SELECT tenancy.add_member(:'acme', :'bob');
+SELECT tenancy.add_member(:'acme', :'carol');
+SELECT tenancy.add_member(:'acme', :'dan');
+SELECT tenancy.add_member(:'acme', :'erin', 'viewer');
+SELECT tenancy.add_member(:'acme', :'ci');
+
+SELECT tenancy.create_team(:'acme', 'ML Platform') AS ml \gset
+SELECT tenancy.add_team_member(:'ml', :'carol');
+SELECT tenancy.add_team_member(:'ml', :'dan');
+
+-- A custom tenant role: read everything, update and promote pipelines and models.
+SELECT tenancy.create_role(:'acme', 'deployer', 'tenant',
+                           '{pipeline:update,model:promote}', base_role => 'viewer',
+                           description => 'Ships pipelines and models.');
+
+SELECT tenancy.assign_role('editor', tenant => :'prod', user_id => :'bob');
+SELECT tenancy.assign_role('viewer', tenant => :'staging', team_id => :'ml');
+SELECT tenancy.assign_role('deployer', tenant => :'prod', team_id => :'ml');
+SELECT tenancy.assign_role('deployer', tenant => :'staging', user_id => :'ci',
+                           expires_at => now() + interval '30 days');
+
+SELECT tenancy.create_organization('globex', 'Globex', admin => :'gina') AS globex \gset
+SELECT tenancy.create_tenant(:'globex', 'main', 'Main') AS gmain \gset

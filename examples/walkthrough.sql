@@ -1,0 +1,45 @@
+-- examples/walkthrough.sql — a few decisions on the sample hierarchy.
+\set ON_ERROR_STOP 1
+\pset footer off
+SET search_path = tenancy, public;
+
+-- Names instead of ids, for reading.
+CREATE TEMP VIEW who AS SELECT id, email FROM users;
+CREATE TEMP VIEW tenant AS
+    SELECT t.id, o.slug || '/' || t.slug AS name FROM tenants t JOIN organizations o ON o.id = t.org_id;
+
+\echo
+\echo '1. What each user may do in each tenant (tenancy.permissions):'
+SELECT w.email, t.name AS tenant, permissions(w.id, t.id) AS permissions
+FROM who w CROSS JOIN tenant t
+WHERE permissions(w.id, t.id) <> '{}'
+ORDER BY 1, 2;
+
+\echo '2. Single checks (tenancy.has_permission):'
+SELECT w.email, t.name AS tenant, q.permission, has_permission(w.id, t.id, q.permission) AS allowed
+FROM (VALUES ('bob@acme.test', 'acme/prod', 'pipeline:update'),
+             ('carol@acme.test', 'acme/prod', 'pipeline:update'),
+             ('carol@acme.test', 'acme/staging', 'pipeline:update'),
+             ('erin@acme.test', 'acme/prod', 'pipeline:read'),
+             ('alice@acme.test', 'acme/staging', 'model:delete'),
+             ('alice@acme.test', 'globex/main', 'pipeline:read'),
+             ('gina@globex.test', 'acme/prod', 'pipeline:read')) AS q(email, tenant, permission)
+JOIN who w ON w.email = q.email
+JOIN tenant t ON t.name = q.tenant
+ORDER BY 1, 2, 3;
+
+\echo '3. Carol leaves the ML Platform team; the decision changes in the same transaction:'
+BEGIN;
+SELECT remove_team_member(tm.id, w.id)
+FROM teams tm, who w WHERE tm.name = 'ML Platform' AND w.email = 'carol@acme.test' \g /dev/null
+SELECT w.email, t.name AS tenant, permissions(w.id, t.id) AS permissions
+FROM who w CROSS JOIN tenant t
+WHERE w.email = 'carol@acme.test' AND t.name LIKE 'acme/%'
+ORDER BY 2;
+ROLLBACK;
+
+\echo '4. The last admin cannot be removed:'
+\set ON_ERROR_STOP 0
+\set SHOW_CONTEXT never
+SELECT remove_member(o.id, w.id) FROM organizations o, who w
+WHERE o.slug = 'acme' AND w.email = 'alice@acme.test';
