@@ -233,6 +233,7 @@ BEGIN
     JOIN tenancy.organizations o ON o.id = m.org_id
     WHERE m.user_id = NEW.id
       AND m.role_id = '00000000-0000-0000-0001-000000000001'
+      AND m.expires_at IS NULL
       AND NOT tenancy.org_has_active_admin(m.org_id)
     ORDER BY o.slug
     LIMIT 1;
