@@ -9,6 +9,9 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "catalog/pg_namespace.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -80,10 +83,12 @@ tenancy_catalog(void)
 
 	c.tenants = lookup_rel(nsp, "tenants");
 	c.tenants_pkey = lookup_rel(nsp, "tenants_pkey");
+	c.tenants_org_slug_key = lookup_rel(nsp, "tenants_org_slug_key");
 	c.users = lookup_rel(nsp, "users");
 	c.users_pkey = lookup_rel(nsp, "users_pkey");
 	c.memberships = lookup_rel(nsp, "memberships");
 	c.memberships_pkey = lookup_rel(nsp, "memberships_pkey");
+	c.memberships_user_idx = lookup_rel(nsp, "memberships_user_idx");
 	c.team_members = lookup_rel(nsp, "team_members");
 	c.team_members_user_idx = lookup_rel(nsp, "team_members_user_idx");
 	c.role_assignments = lookup_rel(nsp, "role_assignments");
@@ -96,6 +101,15 @@ tenancy_catalog(void)
 	c.resource_types = lookup_rel(nsp, "resource_types");
 	c.resource_types_pkey = lookup_rel(nsp, "resource_types_pkey");
 
+	{
+		Oid			argtypes[1] = {TEXTOID};
+
+		c.context_tenant_fn =
+			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+									  makeString("context_tenant")),
+						   1, argtypes, false);
+	}
+
 	verify_attnum(c.tenants, "id", Anum_tenants_id);
 	verify_attnum(c.tenants, "org_id", Anum_tenants_org_id);
 	verify_attnum(c.users, "id", Anum_users_id);
@@ -107,6 +121,7 @@ tenancy_catalog(void)
 	verify_attnum(c.team_members, "team_id", Anum_team_members_team_id);
 	verify_attnum(c.team_members, "org_id", Anum_team_members_org_id);
 	verify_attnum(c.team_members, "user_id", Anum_team_members_user_id);
+	verify_attnum(c.role_assignments, "org_id", Anum_role_assignments_org_id);
 	verify_attnum(c.role_assignments, "role_id", Anum_role_assignments_role_id);
 	verify_attnum(c.role_assignments, "tenant_id", Anum_role_assignments_tenant_id);
 	verify_attnum(c.role_assignments, "user_id", Anum_role_assignments_user_id);

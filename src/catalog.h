@@ -29,6 +29,7 @@
 #define Anum_team_members_org_id		2
 #define Anum_team_members_user_id		3
 /* tenancy.role_assignments */
+#define Anum_role_assignments_org_id	2
 #define Anum_role_assignments_role_id	3
 #define Anum_role_assignments_tenant_id	4
 #define Anum_role_assignments_user_id	5
@@ -47,10 +48,12 @@ typedef struct TenancyCatalog
 {
 	Oid			tenants;
 	Oid			tenants_pkey;
+	Oid			tenants_org_slug_key;	/* (org_id, slug): tenants of an org */
 	Oid			users;
 	Oid			users_pkey;
 	Oid			memberships;
 	Oid			memberships_pkey;
+	Oid			memberships_user_idx;
 	Oid			team_members;
 	Oid			team_members_user_idx;
 	Oid			role_assignments;
@@ -62,6 +65,7 @@ typedef struct TenancyCatalog
 	Oid			actions_pkey;
 	Oid			resource_types;
 	Oid			resource_types_pkey;
+	Oid			context_tenant_fn;	/* tenancy.context_tenant(text) */
 } TenancyCatalog;
 
 /* The catalog of the installed extension; errors if it is not installed. */

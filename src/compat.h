@@ -36,4 +36,31 @@
 	} while (0)
 #endif
 
+/*
+ * The JSON parser's semantic actions return an error code from 16 on, and
+ * its lexer constructor takes a context to fill from 17 on.
+ */
+#if PG_VERSION_NUM >= 160000
+#define JSON_ACTION_RESULT	JsonParseErrorType
+#define JSON_ACTION_RETURN	return JSON_SUCCESS
+#else
+#define JSON_ACTION_RESULT	void
+#define JSON_ACTION_RETURN	return
+#endif
+
+#if PG_VERSION_NUM >= 170000
+#define PT_JSON_LEXER(json, len, enc) \
+	makeJsonLexContextCstringLen(NULL, (json), (len), (enc), true)
+#else
+#define PT_JSON_LEXER(json, len, enc) \
+	makeJsonLexContextCstringLen((json), (len), (enc), true)
+#endif
+
+/* The local id of the current top-level transaction moved in 17. */
+#if PG_VERSION_NUM >= 170000
+#define PT_MY_LXID	(MyProc->vxid.lxid)
+#else
+#define PT_MY_LXID	(MyProc->lxid)
+#endif
+
 #endif							/* PG_TENANCY_COMPAT_H */

@@ -9,6 +9,8 @@
 #include "utils/guc.h"
 
 #include "catalog.h"
+#include "context.h"
+#include "policy.h"
 
 PG_MODULE_MAGIC;
 
@@ -18,6 +20,8 @@ void
 _PG_init(void)
 {
 	tenancy_catalog_init();
+	tenancy_context_init();
+	tenancy_policy_init();
 
 	/* Every setting of pg_tenancy is "tenancy.*"; keep the prefix ours. */
 	MarkGUCPrefixReserved("tenancy");

@@ -262,7 +262,7 @@ resolve_in_context(const pg_uuid_t *user, const pg_uuid_t *tenant)
 
 	memset(&st, 0, sizeof(st));
 	st.cat = tenancy_catalog();
-	st.snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	st.snapshot = GetActiveSnapshot();
 	st.now = GetCurrentStatementStartTimestamp();
 	permset_builder_init(&st.builder);
 
@@ -346,6 +346,14 @@ tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant)
 	PermSet    *copy;
 
 	/* Everything but the answer is scratch; drop it in one go. */
+	bool		pushed = false;
+
+	/* SET runs without a snapshot; read under a fresh one then. */
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pushed = true;
+	}
 	work = AllocSetContextCreate(caller, "pg_tenancy resolve",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
@@ -355,7 +363,338 @@ tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant)
 	copy = palloc(VARSIZE(result));
 	memcpy(copy, result, VARSIZE(result));
 	MemoryContextDelete(work);
+	if (pushed)
+		PopActiveSnapshot();
 	return copy;
+}
+
+/* Lookups across tenants ---------------------------------------------------- */
+
+typedef struct MemberOrg
+{
+	pg_uuid_t	org;
+	bool		admin;			/* organization admin, directly or by a team */
+	List	   *teams;			/* pg_uuid_t * */
+} MemberOrg;
+
+/* An unexpired tenant-scope assignment. */
+typedef struct TenantGrant
+{
+	pg_uuid_t	tenant;
+	pg_uuid_t	org;
+	pg_uuid_t	role;
+} TenantGrant;
+
+typedef struct RoleVerdict
+{
+	pg_uuid_t	role;
+	bool		allows;
+} RoleVerdict;
+
+typedef struct LookupState
+{
+	ResolveState base;			/* catalog, snapshot, now */
+	List	   *orgs;			/* MemberOrg * */
+	List	   *grants;			/* TenantGrant * */
+	List	   *tenants;		/* pg_uuid_t * (result, unsorted) */
+	List	   *verdicts;		/* RoleVerdict *, to ask each role once */
+	const PermEntry *perm;
+} LookupState;
+
+static bool
+visit_user_membership(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	LookupState *ls = arg;
+	MemberOrg  *mo;
+	pg_uuid_t  *org;
+	pg_uuid_t  *role;
+
+	if (expired(tuple, desc, Anum_memberships_expires_at, ls->base.now))
+		return true;
+	org = copy_uuid_attr(tuple, desc, Anum_memberships_org_id);
+	role = copy_uuid_attr(tuple, desc, Anum_memberships_role_id);
+	mo = palloc0(sizeof(MemberOrg));
+	mo->org = *org;
+	mo->admin = uuid_equal(role, get_org_admin_role());
+	ls->orgs = lappend(ls->orgs, mo);
+	return true;
+}
+
+static bool
+visit_org_tenant(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	LookupState *ls = arg;
+
+	ls->tenants = lappend(ls->tenants,
+						  copy_uuid_attr(tuple, desc, Anum_tenants_id));
+	return true;
+}
+
+static bool
+visit_tenant_grant(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	LookupState *ls = arg;
+	bool		isnull;
+	TenantGrant *g;
+
+	(void) heap_getattr(tuple, Anum_role_assignments_tenant_id, desc, &isnull);
+	if (isnull || expired(tuple, desc, Anum_role_assignments_expires_at,
+						  ls->base.now))
+		return true;
+	g = palloc(sizeof(TenantGrant));
+	g->tenant = *copy_uuid_attr(tuple, desc, Anum_role_assignments_tenant_id);
+	g->org = *copy_uuid_attr(tuple, desc, Anum_role_assignments_org_id);
+	g->role = *copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id);
+	ls->grants = lappend(ls->grants, g);
+	return true;
+}
+
+/* Does the role grant the permission asked?  Each role is read once. */
+static bool
+role_allows(LookupState *ls, const pg_uuid_t *role)
+{
+	ListCell   *lc;
+	RoleVerdict *v;
+	ScanKeyData key;
+	PermSet    *ps;
+
+	foreach(lc, ls->verdicts)
+	{
+		v = lfirst(lc);
+		if (uuid_equal(&v->role, role))
+			return v->allows;
+	}
+
+	permset_builder_init(&ls->base.builder);
+	uuid_key(&key, Anum_roles_id, role);
+	scan_index(ls->base.snapshot, ls->base.cat->roles, ls->base.cat->roles_pkey,
+			   &key, 1, visit_role, &ls->base);
+	ps = permset_builder_finish(&ls->base.builder);
+
+	v = palloc(sizeof(RoleVerdict));
+	v->role = *role;
+	v->allows = permset_allows(ps, ls->perm);
+	ls->verdicts = lappend(ls->verdicts, v);
+	return v->allows;
+}
+
+static MemberOrg *
+find_org(List *orgs, const pg_uuid_t *org)
+{
+	ListCell   *lc;
+
+	foreach(lc, orgs)
+	{
+		MemberOrg  *mo = lfirst(lc);
+
+		if (uuid_equal(&mo->org, org))
+			return mo;
+	}
+	return NULL;
+}
+
+static int
+uuid_qsort_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
+}
+
+/* Is the user active?  (Unknown users are not.) */
+static bool
+user_is_active(ResolveState *st, const pg_uuid_t *user)
+{
+	ScanKeyData key;
+
+	st->found = false;
+	uuid_key(&key, Anum_users_id, user);
+	scan_index(st->snapshot, st->cat->users, st->cat->users_pkey,
+			   &key, 1, visit_user, st);
+	return st->found;
+}
+
+static void
+lookup_begin(LookupState *ls, const PermEntry *perm)
+{
+	memset(ls, 0, sizeof(*ls));
+	ls->base.cat = tenancy_catalog();
+	ls->base.snapshot = GetActiveSnapshot();
+	ls->base.now = GetCurrentStatementStartTimestamp();
+	ls->perm = perm;
+}
+
+/* The user's unexpired memberships, with their teams and admin status. */
+static void
+collect_memberships(LookupState *ls, const pg_uuid_t *user)
+{
+	ResolveState *st = &ls->base;
+	ScanKeyData keys[2];
+	ListCell   *lc;
+
+	uuid_key(&keys[0], Anum_memberships_user_id, user);
+	scan_index(st->snapshot, st->cat->memberships, st->cat->memberships_user_idx,
+			   keys, 1, visit_user_membership, ls);
+
+	foreach(lc, ls->orgs)
+	{
+		MemberOrg  *mo = lfirst(lc);
+		ListCell   *tc;
+
+		st->teams = NIL;
+		uuid_key(&keys[0], Anum_team_members_org_id, &mo->org);
+		uuid_key(&keys[1], Anum_team_members_user_id, user);
+		scan_index(st->snapshot, st->cat->team_members,
+				   st->cat->team_members_user_idx,
+				   keys, 2, visit_team_member, st);
+		mo->teams = st->teams;
+
+		foreach(tc, mo->teams)
+		{
+			if (mo->admin)
+				break;
+			st->org_admin = false;
+			uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(tc));
+			null_key(&keys[1], Anum_role_assignments_tenant_id);
+			scan_index(st->snapshot, st->cat->role_assignments,
+					   st->cat->role_assignments_team_idx,
+					   keys, 2, visit_team_org_assignment, st);
+			mo->admin = st->org_admin;
+		}
+	}
+}
+
+static int
+tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
+				   pg_uuid_t **result)
+{
+	LookupState ls;
+	ResolveState *st = &ls.base;
+	ScanKeyData keys[1];
+	ListCell   *lc;
+	pg_uuid_t  *out;
+	int			n = 0;
+	int			m;
+	int			i;
+
+	lookup_begin(&ls, perm);
+	if (!user_is_active(st, user))
+		return 0;
+	collect_memberships(&ls, user);
+
+	foreach(lc, ls.orgs)
+	{
+		MemberOrg  *mo = lfirst(lc);
+		ListCell   *tc;
+
+		if (mo->admin)
+		{
+			/* Rule 1: every tenant of the organization, whatever is asked. */
+			uuid_key(&keys[0], Anum_tenants_org_id, &mo->org);
+			scan_index(st->snapshot, st->cat->tenants,
+					   st->cat->tenants_org_slug_key,
+					   keys, 1, visit_org_tenant, &ls);
+			continue;
+		}
+		/* Rule 3: the teams' tenant assignments. */
+		foreach(tc, mo->teams)
+		{
+			uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(tc));
+			scan_index(st->snapshot, st->cat->role_assignments,
+					   st->cat->role_assignments_team_idx,
+					   keys, 1, visit_tenant_grant, &ls);
+		}
+	}
+
+	/* Rule 2: the user's own tenant assignments. */
+	uuid_key(&keys[0], Anum_role_assignments_user_id, user);
+	scan_index(st->snapshot, st->cat->role_assignments,
+			   st->cat->role_assignments_user_idx,
+			   keys, 1, visit_tenant_grant, &ls);
+
+	foreach(lc, ls.grants)
+	{
+		TenantGrant *g = lfirst(lc);
+		MemberOrg  *mo = find_org(ls.orgs, &g->org);
+
+		/* Only in organizations the user is still a member of. */
+		if (mo != NULL && !mo->admin && role_allows(&ls, &g->role))
+			ls.tenants = lappend(ls.tenants, &g->tenant);
+	}
+
+	if (ls.tenants == NIL)
+		return 0;
+	out = palloc(sizeof(pg_uuid_t) * list_length(ls.tenants));
+	foreach(lc, ls.tenants)
+		out[n++] = *(pg_uuid_t *) lfirst(lc);
+	qsort(out, n, sizeof(pg_uuid_t), uuid_qsort_cmp);
+	m = 0;
+	for (i = 0; i < n; i++)
+		if (m == 0 || memcmp(&out[i], &out[m - 1], UUID_LEN) != 0)
+			out[m++] = out[i];
+	*result = out;
+	return m;
+}
+
+/* tenants_in_context in a scratch memory context, under an active snapshot. */
+static int
+run_lookup(const pg_uuid_t *user, const PermEntry *perm, pg_uuid_t **result)
+{
+	MemoryContext work;
+	MemoryContext caller = CurrentMemoryContext;
+	bool		pushed = false;
+	pg_uuid_t  *scratch = NULL;
+	int			n;
+
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pushed = true;
+	}
+	work = AllocSetContextCreate(caller, "pg_tenancy lookup",
+								 ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(work);
+	n = tenants_in_context(user, perm, &scratch);
+	MemoryContextSwitchTo(caller);
+	*result = NULL;
+	if (n > 0)
+	{
+		*result = palloc(sizeof(pg_uuid_t) * n);
+		memcpy(*result, scratch, sizeof(pg_uuid_t) * n);
+	}
+	MemoryContextDelete(work);
+	if (pushed)
+		PopActiveSnapshot();
+	return n;
+}
+
+int
+tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
+					 pg_uuid_t **tenants)
+{
+	return run_lookup(user, perm, tenants);
+}
+
+bool
+tenancy_user_is_member(const pg_uuid_t *user)
+{
+	LookupState ls;
+	bool		pushed = false;
+	bool		result;
+
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pushed = true;
+	}
+	lookup_begin(&ls, NULL);
+	result = user_is_active(&ls.base, user);
+	if (result)
+	{
+		collect_memberships(&ls, user);
+		result = (ls.orgs != NIL);
+	}
+	if (pushed)
+		PopActiveSnapshot();
+	return result;
 }
 
 /* Registries ---------------------------------------------------------------- */
@@ -370,8 +709,7 @@ registry_has(Oid relid, Oid indexid, const char *name, int len)
 	ScanKeyEntryInitialize(&key, 0, Anum_registry_name, BTEqualStrategyNumber,
 						   InvalidOid, DEFAULT_COLLATION_OID, F_TEXTEQ,
 						   PointerGetDatum(cstring_to_text_with_len(name, len)));
-	scan_index(ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
-			   relid, indexid, &key, 1, visit_exists, &st);
+	scan_index(GetActiveSnapshot(), relid, indexid, &key, 1, visit_exists, &st);
 	return st.found;
 }
 

@@ -13,6 +13,16 @@
 /* The user's permission set on the tenant; empty when anything is unknown. */
 extern PermSet *tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant);
 
+/*
+ * The tenants where the user holds the permission, sorted and without
+ * duplicates, palloc'd; returns how many.
+ */
+extern int	tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
+								 pg_uuid_t **tenants);
+
+/* Is the user active and an unexpired member of some organization? */
+extern bool tenancy_user_is_member(const pg_uuid_t *user);
+
 /* Raises 22023 unless the permission's type and action are registered. */
 extern void tenancy_check_registered(const PermEntry *e);
 

@@ -11,9 +11,10 @@
 --   42501  a rule forbids it (built-in roles, the last active admin)
 -- A function that fails changes nothing: each is one statement.
 --
--- They run with the caller's privileges (the tables belong to the extension
--- owner and nobody else may write them), and EXECUTE is revoked from PUBLIC
--- at the end of the install script.
+-- They are SECURITY DEFINER, with a fixed search_path: the tables belong to
+-- the extension's owner and nobody else may write them, and EXECUTE on the
+-- functions is revoked from PUBLIC at the end of the install script, so that
+-- EXECUTE is all a DBA grants to the role that administers tenancy.
 -- ---------------------------------------------------------------------------
 
 -- Internal helpers -----------------------------------------------------------
@@ -226,7 +227,7 @@ $$;
 
 CREATE FUNCTION tenancy.register_action(name text, description text DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -248,7 +249,7 @@ COMMENT ON FUNCTION tenancy.register_action(text, text) IS
 
 CREATE FUNCTION tenancy.register_resource_type(name text, description text DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -269,7 +270,7 @@ COMMENT ON FUNCTION tenancy.register_resource_type(text, text) IS
     'Registers a resource type; returns false when it was registered already.';
 
 CREATE FUNCTION tenancy.unregister_action(name text) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -299,7 +300,7 @@ END
 $$;
 
 CREATE FUNCTION tenancy.unregister_resource_type(name text) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -333,7 +334,7 @@ $$;
 CREATE FUNCTION tenancy.create_organization(slug text, name text DEFAULT NULL,
                                             admin uuid DEFAULT NULL)
 RETURNS uuid
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -369,7 +370,7 @@ COMMENT ON FUNCTION tenancy.create_organization(text, text, uuid) IS
 
 CREATE FUNCTION tenancy.rename_organization(org uuid, name text, slug text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -393,7 +394,7 @@ END
 $$;
 
 CREATE FUNCTION tenancy.delete_organization(org uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -410,7 +411,7 @@ COMMENT ON FUNCTION tenancy.delete_organization(uuid) IS
 
 CREATE FUNCTION tenancy.create_tenant(org uuid, slug text, name text DEFAULT NULL)
 RETURNS uuid
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -438,7 +439,7 @@ COMMENT ON FUNCTION tenancy.create_tenant(uuid, text, text) IS
 
 CREATE FUNCTION tenancy.rename_tenant(tenant uuid, name text, slug text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -462,7 +463,7 @@ END
 $$;
 
 CREATE FUNCTION tenancy.delete_tenant(tenant uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -480,7 +481,7 @@ COMMENT ON FUNCTION tenancy.delete_tenant(uuid) IS
 CREATE FUNCTION tenancy.create_user(email text, display_name text DEFAULT NULL,
                                     kind text DEFAULT 'user')
 RETURNS uuid
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -509,7 +510,7 @@ COMMENT ON FUNCTION tenancy.create_user(text, text, text) IS
 
 CREATE FUNCTION tenancy.rename_user(user_id uuid, display_name text, email text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -532,7 +533,7 @@ END
 $$;
 
 CREATE FUNCTION tenancy.delete_user(user_id uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -546,7 +547,7 @@ COMMENT ON FUNCTION tenancy.delete_user(uuid) IS
     'Deletes a user with all their memberships; fails for the last active admin of an organization.';
 
 CREATE FUNCTION tenancy.deactivate_user(user_id uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -560,7 +561,7 @@ COMMENT ON FUNCTION tenancy.deactivate_user(uuid) IS
     'Deactivates a user: they are allowed nothing until reactivated, and keep their grants.';
 
 CREATE FUNCTION tenancy.reactivate_user(user_id uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -576,7 +577,7 @@ $$;
 CREATE FUNCTION tenancy.add_member(org uuid, user_id uuid, role text DEFAULT 'member',
                                    expires_at timestamptz DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -601,7 +602,7 @@ COMMENT ON FUNCTION tenancy.add_member(uuid, uuid, text, timestamptz) IS
 CREATE FUNCTION tenancy.set_member_role(org uuid, user_id uuid, role text,
                                         expires_at timestamptz DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -621,7 +622,7 @@ COMMENT ON FUNCTION tenancy.set_member_role(uuid, uuid, text, timestamptz) IS
     'Changes a member''s organization-scope role (and its expiry).';
 
 CREATE FUNCTION tenancy.remove_member(org uuid, user_id uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -639,7 +640,7 @@ COMMENT ON FUNCTION tenancy.remove_member(uuid, uuid) IS
 -- Teams ----------------------------------------------------------------------
 
 CREATE FUNCTION tenancy.create_team(org uuid, name text) RETURNS uuid
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -661,7 +662,7 @@ COMMENT ON FUNCTION tenancy.create_team(uuid, text) IS
     'Creates a team in an organization; returns its id.';
 
 CREATE FUNCTION tenancy.rename_team(team uuid, name text) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -680,7 +681,7 @@ END
 $$;
 
 CREATE FUNCTION tenancy.delete_team(team uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -694,7 +695,7 @@ COMMENT ON FUNCTION tenancy.delete_team(uuid) IS
     'Deletes a team with its memberships and assignments.';
 
 CREATE FUNCTION tenancy.add_team_member(team uuid, user_id uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -714,7 +715,7 @@ COMMENT ON FUNCTION tenancy.add_team_member(uuid, uuid) IS
     'Adds a member of the team''s organization to the team.';
 
 CREATE FUNCTION tenancy.remove_team_member(team uuid, user_id uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -765,7 +766,7 @@ CREATE FUNCTION tenancy.create_role(org uuid, name text, scope text,
                                     base_role text DEFAULT NULL,
                                     description text DEFAULT NULL)
 RETURNS uuid
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -827,7 +828,7 @@ $$;
 CREATE FUNCTION tenancy.alter_role(role_id uuid, permissions tenancy.permset,
                                    description text DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -845,7 +846,7 @@ COMMENT ON FUNCTION tenancy.alter_role(uuid, tenancy.permset, text) IS
     'Replaces a custom role''s permission set (its base role''s permissions stay included).';
 
 CREATE FUNCTION tenancy.rename_role(role_id uuid, name text) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -865,7 +866,7 @@ END
 $$;
 
 CREATE FUNCTION tenancy.drop_role(role_id uuid) RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -935,7 +936,7 @@ CREATE FUNCTION tenancy.assign_role(role text,
                                     org uuid DEFAULT NULL,
                                     expires_at timestamptz DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -971,7 +972,7 @@ CREATE FUNCTION tenancy.revoke_role(role text,
                                     team_id uuid DEFAULT NULL,
                                     org uuid DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column

@@ -3,7 +3,9 @@
 -- ---------------------------------------------------------------------------
 
 -- Management functions and internal helpers are for the roles a DBA grants
--- them to; the permission-set type and the decision functions are for all.
+-- them to.  For all: the permission-set type, the decision and context
+-- functions, and protect()/unprotect() (which need the caller to own the
+-- table, and whose bookkeeping helpers record only what they can verify).
 DO $$
 DECLARE
     f regprocedure;
@@ -14,7 +16,13 @@ BEGIN
         WHERE p.pronamespace = 'tenancy'::regnamespace
           AND p.prokind = 'f'
           AND p.proname NOT LIKE 'permset%'
-          AND p.proname NOT IN ('allows', 'permissions', 'has_permission')
+          AND p.proname NOT IN ('allows', 'permissions', 'has_permission',
+                                'set_context', 'set_context_token', 'clear_context',
+                                'current_user_id', 'current_tenant_id',
+                                'visible_tenants', 'writable_tenants', 'context_tenant',
+                                'protect', 'unprotect', '_record_protection',
+                                '_forget_protection', '_apply_protection',
+                                '_protect_partition', '_has_protection_policies')
           AND p.prorettype <> 'trigger'::regtype
     LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
@@ -38,3 +46,4 @@ SELECT pg_catalog.pg_extension_config_dump('tenancy.resource_types', 'WHERE NOT 
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitations', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitation_tenant_roles', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitation_teams', '');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.protected_tables', '');

@@ -1,0 +1,379 @@
+/*
+ * context.c
+ *		The session context: the current user, and optionally tenant, of
+ *		the current transaction.
+ *
+ * The context is the setting tenancy.context, so that it can be established
+ * with SET LOCAL (which Citus propagates to its workers) as well as with
+ * tenancy.set_context(), and so that PostgreSQL's own setting machinery
+ * gives it the right life: ROLLBACK TO SAVEPOINT restores what was set
+ * before the savepoint, RESET ALL and DISCARD ALL clear it.
+ *
+ * Its value is "<user uuid>" or "<user uuid>/<tenant uuid>", or, when
+ * tenancy.require_signed_context is on, a signed token (token.c).  The
+ * check hook validates it and records, in the setting's "extra" data, the
+ * decoded ids and the transaction generation in which it was set.  A value
+ * counts only in the transaction that set it: a plain SET survives COMMIT
+ * in PostgreSQL's eyes, but not in ours, so a pooled connection never
+ * carries one request's identity into the next.  Values that come from
+ * anywhere but SET/set_config in a transaction (postgresql.conf, ALTER ROLE
+ * ... SET, connection options) never count at all.
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/plancache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "context.h"
+#include "resolve.h"
+#include "token.h"
+
+/* A generation that no transaction has: the value never counts. */
+#define NEVER_VALID		UINT64CONST(0xFFFFFFFFFFFFFFFF)
+
+typedef struct ContextExtra
+{
+	bool		set;			/* false for the empty value */
+	bool		is_signed;		/* established by a verified token */
+	uint64		generation;		/* transaction generation it belongs to */
+	TimestampTz expires;		/* token expiry, or DT_NOEND */
+	TenancyContext ctx;
+} ContextExtra;
+
+/* Settings. */
+static char *context_value = NULL;
+static bool require_signed = false;
+static char *context_secret = NULL;
+
+/* The extra data of the value in force (assign hook). */
+static ContextExtra *current_extra = NULL;
+
+/* Bumped at every top-level transaction end. */
+static uint64 generation = 0;
+
+/* Whether cached plans carry the current-tenant restriction. */
+static bool tenant_plans_exist = false;
+
+/* "<user>" or "<user>/<tenant>" */
+static bool
+parse_plain(const char *value, TenancyContext *ctx)
+{
+	const char *slash = strchr(value, '/');
+
+	if (slash == NULL)
+	{
+		ctx->has_tenant = false;
+		return tenancy_parse_uuid(value, strlen(value), &ctx->user);
+	}
+	ctx->has_tenant = true;
+	return tenancy_parse_uuid(value, slash - value, &ctx->user) &&
+		tenancy_parse_uuid(slash + 1, strlen(slash + 1), &ctx->tenant);
+}
+
+/*
+ * May this user work in this context?  A user needs to be active and a
+ * member of an organization; with a tenant, to hold some permission on it.
+ */
+static bool
+context_allowed(const TenancyContext *ctx)
+{
+	if (ctx->has_tenant)
+		return !permset_is_empty(tenancy_resolve(&ctx->user, &ctx->tenant));
+	return tenancy_user_is_member(&ctx->user);
+}
+
+static bool
+check_context(char **newval, void **extra, GucSource source)
+{
+	ContextExtra result;
+	ContextExtra *copy;
+	const char *value = *newval;
+
+	memset(&result, 0, sizeof(result));
+	result.generation = NEVER_VALID;
+	result.expires = DT_NOEND;
+
+	if (value != NULL && value[0] != '\0')
+	{
+		result.set = true;
+
+		/*
+		 * Only SET and set_config() inside a transaction establish a context;
+		 * a value from any other source is kept but never counts.  A parallel
+		 * worker never reads the context (see tenancy_context_get).
+		 */
+		if (source == PGC_S_SESSION && IsTransactionState() &&
+			!IsParallelWorker())
+		{
+			if (require_signed)
+			{
+				TokenClaims claims;
+				const char *detail;
+
+				if (!tenancy_token_verify(value, context_secret,
+										  GetCurrentTimestamp(), &claims,
+										  &detail))
+				{
+					GUC_check_errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
+					GUC_check_errmsg("invalid context token");
+					GUC_check_errdetail("%s", detail);
+					GUC_check_errhint("This database requires signed contexts: pass a token to tenancy.set_context_token().");
+					return false;
+				}
+				result.is_signed = true;
+				result.expires = claims.exp;
+				result.ctx.user = claims.sub;
+				result.ctx.has_tenant = claims.has_tenant;
+				result.ctx.tenant = claims.tenant;
+			}
+			else if (!parse_plain(value, &result.ctx))
+			{
+				GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+				GUC_check_errmsg("invalid value for tenancy.context: \"%s\"", value);
+				GUC_check_errdetail("The context is a user's uuid, optionally followed by \"/\" and a tenant's uuid, in their canonical form.");
+				return false;
+			}
+
+			if (!OidIsValid(get_namespace_oid("tenancy", true)))
+			{
+				GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+				GUC_check_errmsg("extension \"pg_tenancy\" is not installed in this database");
+				return false;
+			}
+			if (!context_allowed(&result.ctx))
+			{
+				GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+				if (result.ctx.has_tenant)
+					GUC_check_errmsg("user has no role in the tenant");
+				else
+					GUC_check_errmsg("user is not an active member of any organization");
+				return false;
+			}
+			result.generation = generation;
+		}
+	}
+
+	copy = malloc(sizeof(ContextExtra));
+	if (copy == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		return false;
+	}
+	memcpy(copy, &result, sizeof(ContextExtra));
+	*extra = copy;
+	return true;
+}
+
+/*
+ * See policy.c: plans built while a tenant was set restrict scans to that
+ * tenant.  Running one while a user without a tenant is set would hide rows
+ * that user may see, so such plans are thrown away when that happens.  (With
+ * no context at all every protected table is empty whatever the plan.)
+ */
+static void
+assign_context(const char *newval, void *extra)
+{
+	ContextExtra *ce = (ContextExtra *) extra;
+
+	current_extra = ce;
+	if (tenant_plans_exist && ce != NULL && ce->set && !ce->ctx.has_tenant)
+	{
+		ResetPlanCache();
+		tenant_plans_exist = false;
+	}
+}
+
+/*
+ * Signed mode may only be switched by superusers; turning it on makes
+ * every unsigned context already set stop counting.
+ */
+static void
+context_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			generation++;
+			break;
+		default:
+			break;
+	}
+}
+
+bool
+tenancy_context_get(TenancyContext *ctx)
+{
+	ContextExtra *ce = current_extra;
+
+	/*
+	 * A parallel worker cannot tell a value of this transaction from a stale
+	 * one; the functions that read the context are PARALLEL RESTRICTED, and
+	 * this keeps the promise should one run in a worker anyway.
+	 */
+	if (IsParallelWorker())
+		return false;
+	if (ce == NULL || !ce->set || ce->generation != generation)
+		return false;
+	if (require_signed && !ce->is_signed)
+		return false;
+	if (ce->is_signed && ce->expires <= GetCurrentStatementStartTimestamp())
+		return false;
+	*ctx = ce->ctx;
+	return true;
+}
+
+const void *
+tenancy_context_identity(void)
+{
+	return current_extra;
+}
+
+void
+tenancy_context_note_tenant_plans(void)
+{
+	tenant_plans_exist = true;
+}
+
+void
+tenancy_context_init(void)
+{
+	DefineCustomStringVariable("tenancy.context",
+							   "Sets the current user, and optionally tenant, of this transaction.",
+							   "A user's uuid, optionally followed by \"/\" and a tenant's uuid; "
+							   "a signed token when tenancy.require_signed_context is on.  "
+							   "Counts only in the transaction that sets it.",
+							   &context_value,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL | GUC_DISALLOW_IN_FILE,
+							   check_context,
+							   assign_context,
+							   NULL);
+
+	DefineCustomBoolVariable("tenancy.require_signed_context",
+							 "Sets whether the context can only be established with a signed token.",
+							 NULL,
+							 &require_signed,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("tenancy.context_secret",
+							   "Sets the secret that signs context tokens (HMAC-SHA-256).",
+							   NULL,
+							   &context_secret,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
+	RegisterXactCallback(context_xact_callback, NULL);
+}
+
+/* SQL-callable ------------------------------------------------------------ */
+
+PG_FUNCTION_INFO_V1(tenancy_set_context);
+PG_FUNCTION_INFO_V1(tenancy_set_context_token);
+PG_FUNCTION_INFO_V1(tenancy_clear_context);
+PG_FUNCTION_INFO_V1(tenancy_current_user_id);
+PG_FUNCTION_INFO_V1(tenancy_current_tenant_id);
+
+static void
+set_context_local(const char *value)
+{
+	(void) set_config_option("tenancy.context", value,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/* tenancy.set_context(user_id uuid, tenant uuid DEFAULT NULL) */
+Datum
+tenancy_set_context(PG_FUNCTION_ARGS)
+{
+	char	   *user;
+	char	   *value;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("user must not be null")));
+	if (require_signed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("this database requires signed contexts"),
+				 errhint("Pass a token to tenancy.set_context_token().")));
+
+	user = DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(0)));
+	if (PG_ARGISNULL(1))
+		value = user;
+	else
+		value = psprintf("%s/%s", user,
+						 DatumGetCString(DirectFunctionCall1(uuid_out,
+															 PG_GETARG_DATUM(1))));
+	set_context_local(value);
+	PG_RETURN_VOID();
+}
+
+/* tenancy.set_context_token(token text) */
+Datum
+tenancy_set_context_token(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("token must not be null")));
+	if (!require_signed)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("signed contexts are not enabled"),
+				 errhint("A superuser turns them on with tenancy.require_signed_context.")));
+	set_context_local(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+/* tenancy.clear_context() */
+Datum
+tenancy_clear_context(PG_FUNCTION_ARGS)
+{
+	set_context_local("");
+	PG_RETURN_VOID();
+}
+
+/* tenancy.current_user_id() returns uuid */
+Datum
+tenancy_current_user_id(PG_FUNCTION_ARGS)
+{
+	TenancyContext ctx;
+	pg_uuid_t  *result;
+
+	if (!tenancy_context_get(&ctx))
+		PG_RETURN_NULL();
+	result = palloc(sizeof(pg_uuid_t));
+	*result = ctx.user;
+	PG_RETURN_UUID_P(result);
+}
+
+/* tenancy.current_tenant_id() returns uuid */
+Datum
+tenancy_current_tenant_id(PG_FUNCTION_ARGS)
+{
+	TenancyContext ctx;
+	pg_uuid_t  *result;
+
+	if (!tenancy_context_get(&ctx) || !ctx.has_tenant)
+		PG_RETURN_NULL();
+	result = palloc(sizeof(pg_uuid_t));
+	*result = ctx.tenant;
+	PG_RETURN_UUID_P(result);
+}

@@ -1,0 +1,35 @@
+/*
+ * context.h
+ *		The session context: who the current user is, and optionally which
+ *		tenant they work in, for the current transaction only.
+ */
+#ifndef PG_TENANCY_CONTEXT_H
+#define PG_TENANCY_CONTEXT_H
+
+#include "postgres.h"
+#include "utils/uuid.h"
+
+typedef struct TenancyContext
+{
+	pg_uuid_t	user;
+	pg_uuid_t	tenant;
+	bool		has_tenant;
+} TenancyContext;
+
+extern void tenancy_context_init(void);
+
+/*
+ * The context in force for this transaction; false when there is none (never
+ * set, set in an earlier transaction, set other than by SET/set_config in
+ * this transaction, unsigned while signed contexts are required, expired, or
+ * asked from a parallel worker).
+ */
+extern bool tenancy_context_get(TenancyContext *ctx);
+
+/* Identity of the context value in force, for per-statement caches. */
+extern const void *tenancy_context_identity(void);
+
+/* Plans were built with the current-tenant restriction (see policy.c). */
+extern void tenancy_context_note_tenant_plans(void);
+
+#endif							/* PG_TENANCY_CONTEXT_H */

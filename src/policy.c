@@ -1,0 +1,327 @@
+/*
+ * policy.c
+ *		What the row-level security policies of protected tables call, and
+ *		the hook that lets the planner treat "the current tenant" as the
+ *		constant it is for the length of a statement.
+ *
+ * tenancy.protect() writes policies of the form
+ *
+ *		tenant_id OPERATOR(pg_catalog.=) ANY (tenancy.visible_tenants('orders:read'))
+ *
+ * The function is STABLE and takes no column, so the planner can use the
+ * condition as an index condition, evaluated once when the scan starts;
+ * where it ends up as a filter instead, the answer is kept in fn_extra and
+ * computed once per statement all the same.  No SQL runs while a query
+ * executes (Citus forbids it on workers): the answer comes from resolve.c's
+ * direct index reads.
+ *
+ * A "= ANY (array)" condition cannot tell the planner that every row has
+ * the same tenant, so with a current tenant set a query like "ORDER BY
+ * created_at LIMIT 50" would sort the whole tenant instead of reading the
+ * (tenant_id, created_at) index in order.  When a tenant is set, the
+ * restrictive policy hook adds
+ *
+ *		tenant_id = tenancy.context_tenant('orders:read')
+ *
+ * which only narrows what the static policy allows (it is the current tenant
+ * if the user may read it, NULL otherwise), and which the planner turns into
+ * an equivalence class with a constant.  The value itself is never folded in
+ * at plan time.  A plan built this way is wrong only for a context with a
+ * user and no tenant; context.c throws cached plans away when such a context
+ * is set after one was built.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rowsecurity.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/uuid.h"
+
+#include "catalog.h"
+#include "context.h"
+#include "permset.h"
+#include "policy.h"
+#include "resolve.h"
+
+/* Per-call-site memo of a policy function's answer for one statement. */
+typedef struct PolicyMemo
+{
+	const void *context;		/* tenancy_context_identity() it was made for */
+	char	   *permission;
+	Datum		result;
+	bool		isnull;
+} PolicyMemo;
+
+static row_security_policy_hook_type prev_restrictive_hook = NULL;
+
+/* The memo of this call site, if it answers this context and permission. */
+static PolicyMemo *
+memo_lookup(FunctionCallInfo fcinfo, const char *permission)
+{
+	PolicyMemo *memo = fcinfo->flinfo->fn_extra;
+
+	if (memo != NULL && memo->context == tenancy_context_identity() &&
+		strcmp(memo->permission, permission) == 0)
+		return memo;
+	return NULL;
+}
+
+static PolicyMemo *
+memo_store(FunctionCallInfo fcinfo, const char *permission, Datum result,
+		   bool isnull, int16 typlen, bool typbyval)
+{
+	MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	PolicyMemo *memo = fcinfo->flinfo->fn_extra;
+
+	if (memo == NULL)
+		memo = palloc0(sizeof(PolicyMemo));
+	memo->context = tenancy_context_identity();
+	memo->permission = pstrdup(permission);
+	memo->isnull = isnull;
+	memo->result = isnull ? (Datum) 0 : datumCopy(result, typbyval, typlen);
+	fcinfo->flinfo->fn_extra = memo;
+	MemoryContextSwitchTo(old);
+	return memo;
+}
+
+static void
+parse_checked(const char *permission, PermEntry *e)
+{
+	permission_parse(permission, e);
+	tenancy_check_registered(e);
+}
+
+/* The tenants where the context may act, as a sorted uuid[]. */
+static Datum
+context_tenants(const TenancyContext *ctx, const PermEntry *e)
+{
+	pg_uuid_t  *tenants = NULL;
+	int			n = 0;
+	Datum	   *elems;
+	int			i;
+
+	if (ctx->has_tenant)
+	{
+		if (permset_allows(tenancy_resolve(&ctx->user, &ctx->tenant), e))
+		{
+			tenants = palloc(sizeof(pg_uuid_t));
+			tenants[0] = ctx->tenant;
+			n = 1;
+		}
+	}
+	else
+		n = tenancy_user_tenants(&ctx->user, e, &tenants);
+
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = UUIDPGetDatum(&tenants[i]);
+	return PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN,
+										   false, TYPALIGN_CHAR));
+}
+
+static Datum
+tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
+{
+	char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PolicyMemo *memo = memo_lookup(fcinfo, permission);
+	TenancyContext ctx;
+	PermEntry	e;
+
+	/*
+	 * The same array is handed out for every row of the statement; callers
+	 * of a function result only read it.
+	 */
+	if (memo != NULL)
+		return memo->result;
+
+	parse_checked(permission, &e);
+	if (!tenancy_context_get(&ctx))
+	{
+		if (for_write)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("no tenancy context is set"),
+					 errdetail("Writing to a protected table needs \"%s\" in the current context.",
+							   permission),
+					 errhint("Call tenancy.set_context() in this transaction first.")));
+		ctx.has_tenant = false;
+		memo = memo_store(fcinfo, permission,
+						  PointerGetDatum(construct_empty_array(UUIDOID)),
+						  false, -1, false);
+		return memo->result;
+	}
+	memo = memo_store(fcinfo, permission, context_tenants(&ctx, &e),
+					  false, -1, false);
+	return memo->result;
+}
+
+PG_FUNCTION_INFO_V1(tenancy_visible_tenants);
+PG_FUNCTION_INFO_V1(tenancy_writable_tenants);
+PG_FUNCTION_INFO_V1(tenancy_context_tenant);
+PG_FUNCTION_INFO_V1(tenancy_has_permission_current);
+
+/* tenancy.visible_tenants(permission text) returns uuid[] */
+Datum
+tenancy_visible_tenants(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(tenants_for_policy(fcinfo, false));
+}
+
+/* tenancy.writable_tenants(permission text) returns uuid[]; no context: error */
+Datum
+tenancy_writable_tenants(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(tenants_for_policy(fcinfo, true));
+}
+
+/* tenancy.context_tenant(permission text) returns uuid */
+Datum
+tenancy_context_tenant(PG_FUNCTION_ARGS)
+{
+	char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	PolicyMemo *memo = memo_lookup(fcinfo, permission);
+	TenancyContext ctx;
+	PermEntry	e;
+	bool		allowed;
+
+	if (memo == NULL)
+	{
+		parse_checked(permission, &e);
+		allowed = tenancy_context_get(&ctx) && ctx.has_tenant &&
+			permset_allows(tenancy_resolve(&ctx.user, &ctx.tenant), &e);
+		memo = memo_store(fcinfo, permission,
+						  allowed ? UUIDPGetDatum(&ctx.tenant) : (Datum) 0,
+						  !allowed, UUID_LEN, false);
+	}
+	if (memo->isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(memo->result);
+}
+
+/* tenancy.has_permission(tenant uuid, permission text): the current user */
+Datum
+tenancy_has_permission_current(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *tenant = PG_GETARG_UUID_P(0);
+	char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	TenancyContext ctx;
+	PermEntry	e;
+
+	parse_checked(permission, &e);
+	if (!tenancy_context_get(&ctx))
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(permset_allows(tenancy_resolve(&ctx.user, tenant), &e));
+}
+
+/* The restrictive policy hook ---------------------------------------------- */
+
+/*
+ * Our policy for this command on the relation, as written by protect():
+ * "col = ANY (tenancy.xxx_tenants('type:action'))".  Returns the column and
+ * the permission constant, or false when the relation has none.
+ */
+static bool
+find_tenancy_policy(Relation rel, CmdType cmd, Var **col, Const **perm,
+					Oid *opno)
+{
+	const char *name;
+	ListCell   *lc;
+
+	switch (cmd)
+	{
+		case CMD_SELECT:
+			name = "tenancy_select";
+			break;
+		case CMD_UPDATE:
+			name = "tenancy_update";
+			break;
+		case CMD_DELETE:
+			name = "tenancy_delete";
+			break;
+		default:
+			return false;
+	}
+	if (rel->rd_rsdesc == NULL)
+		return false;
+
+	foreach(lc, rel->rd_rsdesc->policies)
+	{
+		RowSecurityPolicy *p = lfirst(lc);
+		ScalarArrayOpExpr *saop;
+		FuncExpr   *fn;
+
+		if (strcmp(p->policy_name, name) != 0 || p->qual == NULL ||
+			!IsA(p->qual, ScalarArrayOpExpr))
+			continue;
+		saop = (ScalarArrayOpExpr *) p->qual;
+		if (list_length(saop->args) != 2 ||
+			!IsA(linitial(saop->args), Var) ||
+			!IsA(lsecond(saop->args), FuncExpr))
+			continue;
+		fn = lsecond(saop->args);
+		if (list_length(fn->args) != 1 || !IsA(linitial(fn->args), Const))
+			continue;
+		*col = linitial(saop->args);
+		*perm = linitial(fn->args);
+		*opno = saop->opno;
+		return true;
+	}
+	return false;
+}
+
+static List *
+tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
+{
+	List	   *policies = NIL;
+	TenancyContext ctx;
+	Var		   *col;
+	Const	   *perm;
+	Oid			opno;
+	RowSecurityPolicy *policy;
+	Datum		public_role = ObjectIdGetDatum(ACL_ID_PUBLIC);
+	FuncExpr   *tenant_fn;
+
+	if (prev_restrictive_hook)
+		policies = prev_restrictive_hook(cmdtype, relation);
+
+	if (!find_tenancy_policy(relation, cmdtype, &col, &perm, &opno) ||
+		!tenancy_context_get(&ctx) || !ctx.has_tenant)
+		return policies;
+
+	tenant_fn = makeFuncExpr(tenancy_catalog()->context_tenant_fn, UUIDOID,
+							 list_make1(copyObject(perm)),
+							 InvalidOid, DEFAULT_COLLATION_OID,
+							 COERCE_EXPLICIT_CALL);
+
+	policy = palloc0(sizeof(RowSecurityPolicy));
+	policy->policy_name = pstrdup("tenancy_current_tenant");
+	policy->polcmd = '*';
+	policy->roles = construct_array(&public_role, 1, OIDOID, sizeof(Oid),
+									true, TYPALIGN_INT);
+	policy->permissive = false;
+	policy->qual = make_opclause(opno, BOOLOID, false,
+								 (Expr *) copyObject(col), (Expr *) tenant_fn,
+								 InvalidOid, InvalidOid);
+	policy->with_check_qual = NULL;
+	policy->hassublinks = false;
+
+	tenancy_context_note_tenant_plans();
+	return lappend(policies, policy);
+}
+
+void
+tenancy_policy_init(void)
+{
+	prev_restrictive_hook = row_security_policy_hook_restrictive;
+	row_security_policy_hook_restrictive = tenancy_restrictive_hook;
+}

@@ -1,0 +1,71 @@
+-- ---------------------------------------------------------------------------
+-- The session context (src/context.c) and the functions that row-level
+-- security policies call (src/policy.c).
+--
+-- Everything that reads the context is PARALLEL RESTRICTED: a parallel
+-- worker cannot tell a context of this transaction from a stale one, so the
+-- leader alone evaluates it.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION tenancy.set_context(user_id uuid, tenant uuid DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'tenancy_set_context';
+COMMENT ON FUNCTION tenancy.set_context(uuid, uuid) IS
+    'Sets the current user, and optionally tenant, until the end of the transaction (SET LOCAL tenancy.context).';
+
+CREATE FUNCTION tenancy.set_context_token(token text)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'tenancy_set_context_token';
+COMMENT ON FUNCTION tenancy.set_context_token(text) IS
+    'Sets the context from a signed token (HS256 JWT) until the end of the transaction.';
+
+CREATE FUNCTION tenancy.clear_context()
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'tenancy_clear_context';
+COMMENT ON FUNCTION tenancy.clear_context() IS
+    'Clears the context for the rest of the transaction.';
+
+CREATE FUNCTION tenancy.current_user_id()
+RETURNS uuid
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_current_user_id';
+COMMENT ON FUNCTION tenancy.current_user_id() IS
+    'The user of the current context, or NULL when none is set.';
+
+CREATE FUNCTION tenancy.current_tenant_id()
+RETURNS uuid
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_current_tenant_id';
+COMMENT ON FUNCTION tenancy.current_tenant_id() IS
+    'The tenant of the current context, or NULL when none is set.';
+
+CREATE FUNCTION tenancy.has_permission(tenant uuid, permission text)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_has_permission_current';
+COMMENT ON FUNCTION tenancy.has_permission(uuid, text) IS
+    'Whether the current user holds a permission on a tenant; false without a context.';
+
+CREATE FUNCTION tenancy.visible_tenants(permission text)
+RETURNS uuid[]
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_visible_tenants';
+COMMENT ON FUNCTION tenancy.visible_tenants(text) IS
+    'The tenants where the current context holds a permission (only the current tenant when one is set); empty without a context.';
+
+CREATE FUNCTION tenancy.writable_tenants(permission text)
+RETURNS uuid[]
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_writable_tenants';
+COMMENT ON FUNCTION tenancy.writable_tenants(text) IS
+    'As visible_tenants, but an error without a context: used by the write policies.';
+
+CREATE FUNCTION tenancy.context_tenant(permission text)
+RETURNS uuid
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_context_tenant';
+COMMENT ON FUNCTION tenancy.context_tenant(text) IS
+    'The current tenant when the current user holds the permission there, else NULL.';

@@ -1,0 +1,300 @@
+-- ---------------------------------------------------------------------------
+-- tenancy.protect(): one call that puts a table under tenant isolation.
+--
+-- protect() runs with its caller's rights, so that PostgreSQL itself checks
+-- that the caller owns the table (ALTER TABLE, CREATE POLICY).  The
+-- bookkeeping it cannot do with those rights (the catalog of protected
+-- tables, the resource type registry) goes through two SECURITY DEFINER
+-- helpers that only ever record what they can verify: a table is recorded
+-- as protected only if it carries pg_tenancy's policies, which only its
+-- owner can have created, and forgotten only once it carries none.
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE tenancy.protected_tables (
+    relid           regclass PRIMARY KEY,
+    tenant_column   name NOT NULL,
+    resource_type   text NOT NULL REFERENCES tenancy.resource_types (name),
+    -- The protected partitioned table this partition was protected through.
+    root            regclass,
+    -- What protect() found, so that unprotect() puts it back.
+    rls_was_enabled boolean NOT NULL,
+    rls_was_forced  boolean NOT NULL,
+    registered_type boolean NOT NULL,
+    protected_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE tenancy.protected_tables IS
+    'Tables under tenant isolation, with what protect() changed on each.';
+
+-- The policies on one table, for one tenant column and resource type.
+-- Every operator and function is schema-qualified: no search_path can
+-- change what a policy calls.
+CREATE FUNCTION tenancy._apply_protection(rel regclass, tenant_column name,
+                                          resource_type text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    cond text;
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', rel);
+    FOR p IN
+        SELECT * FROM (VALUES
+            ('tenancy_select', 'SELECT', 'visible_tenants',  'read',   true,  false),
+            ('tenancy_insert', 'INSERT', 'writable_tenants', 'create', false, true),
+            ('tenancy_update', 'UPDATE', 'writable_tenants', 'update', true,  true),
+            ('tenancy_delete', 'DELETE', 'writable_tenants', 'delete', true,  false))
+            AS v(name, command, fn, action, has_using, has_check)
+    LOOP
+        cond := format('%I OPERATOR(pg_catalog.=) ANY (tenancy.%s(%L::text))',
+                       tenant_column, p.fn, resource_type || ':' || p.action);
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname = p.name) THEN
+            EXECUTE format('DROP POLICY %I ON %s', p.name, rel);
+        END IF;
+        EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR %s TO PUBLIC%s%s',
+                       p.name, rel, p.command,
+                       CASE WHEN p.has_using THEN format(' USING (%s)', cond) ELSE '' END,
+                       CASE WHEN p.has_check THEN format(' WITH CHECK (%s)', cond) ELSE '' END);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION tenancy._has_protection_policies(rel regclass, tenant_column name,
+                                                 resource_type text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(*) = 4
+    FROM pg_policy p
+    CROSS JOIN LATERAL coalesce(pg_get_expr(p.polqual, p.polrelid),
+                                pg_get_expr(p.polwithcheck, p.polrelid)) AS e(expr)
+    WHERE p.polrelid = rel
+      AND p.polname IN ('tenancy_select', 'tenancy_insert', 'tenancy_update', 'tenancy_delete')
+      AND position(quote_ident(tenant_column) || ' = ANY (tenancy.' IN e.expr) > 0
+      AND position('_tenants(''' || resource_type || ':' IN e.expr) > 0
+$$;
+
+CREATE FUNCTION tenancy._record_protection(rel regclass, tenant_column name,
+                                           resource_type text, root regclass,
+                                           rls_was_enabled boolean,
+                                           rls_was_forced boolean)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    newly boolean;
+BEGIN
+    IF NOT tenancy._has_protection_policies(rel, tenant_column, resource_type) THEN
+        RAISE EXCEPTION 'table % does not carry pg_tenancy''s policies', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    newly := tenancy.register_resource_type(resource_type);
+    INSERT INTO tenancy.protected_tables AS t
+        (relid, tenant_column, resource_type, root, rls_was_enabled, rls_was_forced, registered_type)
+    VALUES (rel, tenant_column, resource_type, root, rls_was_enabled, rls_was_forced, newly)
+    ON CONFLICT (relid) DO NOTHING;
+END
+$$;
+
+CREATE FUNCTION tenancy._forget_protection(rel regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_policy
+               WHERE polrelid = rel
+                 AND polname IN ('tenancy_select', 'tenancy_insert', 'tenancy_update', 'tenancy_delete')) THEN
+        RAISE EXCEPTION 'table % still carries pg_tenancy''s policies', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    DELETE FROM tenancy.protected_tables WHERE relid = rel RETURNING * INTO rec;
+    -- A type that protect() registered goes when nothing uses it any more.
+    IF rec.registered_type
+       AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables WHERE resource_type = rec.resource_type)
+       AND NOT EXISTS (SELECT 1 FROM tenancy.roles r, tenancy.permset_elements(r.permissions) e
+                       WHERE split_part(e, ':', 1) = rec.resource_type) THEN
+        DELETE FROM tenancy.resource_types WHERE name = rec.resource_type AND NOT builtin;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION tenancy.protect(tbl regclass, tenant_column name DEFAULT 'tenant_id',
+                                resource_type text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    rel pg_class;
+    col pg_attribute;
+    rtype text;
+    existing tenancy.protected_tables;
+    part regclass;
+BEGIN
+    PERFORM tenancy._not_null(tbl, 'table');
+    PERFORM tenancy._not_null(tenant_column, 'tenant column');
+    SELECT * INTO rel FROM pg_class WHERE oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'cannot protect "%"', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'Only tables and partitioned tables can be protected.';
+    END IF;
+    SELECT * INTO col FROM pg_attribute
+    WHERE attrelid = tbl AND attname = tenant_column AND attnum > 0 AND NOT attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', tenant_column, tbl
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Name the tenant column with tenant_column => ''...''.';
+    END IF;
+    IF col.atttypid <> 'uuid'::regtype THEN
+        RAISE EXCEPTION 'tenant column "%" of relation % must be of type uuid, not %',
+                        tenant_column, tbl, format_type(col.atttypid, NULL)
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    rtype := coalesce(resource_type, rel.relname);
+    IF rtype !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid resource type name "%"', rtype
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Name the resource type with resource_type => ''...'' (lower-case letters, digits and underscores).';
+    END IF;
+
+    SELECT * INTO existing FROM tenancy.protected_tables WHERE relid = tbl;
+    IF FOUND AND (existing.tenant_column <> tenant_column OR existing.resource_type <> rtype) THEN
+        RAISE EXCEPTION 'table % is already protected with tenant column "%" and resource type "%"',
+                        tbl, existing.tenant_column, existing.resource_type
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Call tenancy.unprotect() first.';
+    END IF;
+
+    IF NOT EXISTS (SELECT 1 FROM pg_index i
+                   WHERE i.indrelid = tbl AND i.indkey[0] = col.attnum AND i.indpred IS NULL) THEN
+        RAISE WARNING 'no index of % has "%" as its leading column', tbl, tenant_column
+            USING DETAIL = 'Every query on a protected table filters on the tenant column.',
+                  HINT = format('CREATE INDEX ON %s (%I);', tbl, tenant_column);
+    END IF;
+
+    -- The table, then (for a partitioned table) every partition under it.
+    PERFORM tenancy._apply_protection(tbl, tenant_column, rtype);
+    PERFORM tenancy._record_protection(tbl, tenant_column, rtype, existing.root,
+                                       coalesce(existing.rls_was_enabled, rel.relrowsecurity),
+                                       coalesce(existing.rls_was_forced, rel.relforcerowsecurity));
+    FOR part IN
+        SELECT t.relid FROM pg_partition_tree(tbl) t
+        WHERE t.relid <> tbl
+          AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables p WHERE p.relid = t.relid)
+    LOOP
+        PERFORM tenancy._protect_partition(part, tbl, tenant_column, rtype);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION tenancy.protect(regclass, name, text) IS
+    'Puts a table (and every partition, now and later) under tenant isolation with forced row-level security; idempotent.';
+
+CREATE FUNCTION tenancy._protect_partition(part regclass, root regclass,
+                                           tenant_column name, resource_type text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel pg_class;
+BEGIN
+    SELECT * INTO rel FROM pg_class WHERE oid = part;
+    PERFORM tenancy._apply_protection(part, tenant_column, resource_type);
+    PERFORM tenancy._record_protection(part, tenant_column, resource_type, root,
+                                       rel.relrowsecurity, rel.relforcerowsecurity);
+END
+$$;
+
+CREATE FUNCTION tenancy.unprotect(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+    part regclass;
+    pol name;
+BEGIN
+    PERFORM tenancy._not_null(tbl, 'table');
+    SELECT * INTO rec FROM tenancy.protected_tables WHERE relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not protected', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    FOR part IN SELECT relid FROM tenancy.protected_tables WHERE root = tbl LOOP
+        PERFORM tenancy.unprotect(part);
+    END LOOP;
+    FOR pol IN
+        SELECT polname FROM pg_policy
+        WHERE polrelid = tbl
+          AND polname IN ('tenancy_select', 'tenancy_insert', 'tenancy_update', 'tenancy_delete')
+    LOOP
+        EXECUTE format('DROP POLICY %I ON %s', pol, tbl);
+    END LOOP;
+    IF NOT rec.rls_was_forced THEN
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+    END IF;
+    IF NOT rec.rls_was_enabled THEN
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+    END IF;
+    PERFORM tenancy._forget_protection(tbl);
+END
+$$;
+COMMENT ON FUNCTION tenancy.unprotect(regclass) IS
+    'Removes exactly what tenancy.protect() added to a table and its partitions.';
+
+-- Partitions created or attached later inherit their root's protection;
+-- dropped tables leave the catalog.  The event triggers run as the
+-- extension's owner: the table's owner already chose protection for the
+-- partitioned table, and the new partition is only made to follow it.
+CREATE FUNCTION tenancy._protect_new_partitions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    stack text;
+BEGIN
+    -- protect() and this function run ALTER TABLE themselves; the partitions
+    -- they are busy with are theirs to finish.
+    GET DIAGNOSTICS stack = PG_CONTEXT;
+    IF position('tenancy._apply_protection(' IN stack) > 0 THEN
+        RETURN;
+    END IF;
+    FOR r IN
+        SELECT t.relid AS part, p.relid AS root, p.tenant_column, p.resource_type
+        FROM tenancy.protected_tables p
+        CROSS JOIN LATERAL pg_partition_tree(p.relid) t
+        WHERE p.root IS NULL
+          AND t.relid <> p.relid
+          AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables q WHERE q.relid = t.relid)
+    LOOP
+        PERFORM tenancy._protect_partition(r.part, r.root, r.tenant_column, r.resource_type);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION tenancy._forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM tenancy.protected_tables
+    WHERE relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
+                         WHERE classid = 'pg_class'::regclass AND objsubid = 0);
+END
+$$;
+
+CREATE EVENT TRIGGER tenancy_protect_new_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION tenancy._protect_new_partitions();
+
+CREATE EVENT TRIGGER tenancy_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION tenancy._forget_dropped_tables();
