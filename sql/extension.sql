@@ -2,6 +2,8 @@
 -- CREATE EXTENSION and DROP EXTENSION: what is installed, and that DROP
 -- leaves nothing behind.
 --
+-- Earlier tests in this database leave the empty schema behind (see below).
+DROP SCHEMA IF EXISTS tenancy;
 CREATE FUNCTION pg_temp.catalog_footprint() RETURNS text LANGUAGE sql AS $$
     SELECT concat_ws(' ',
         (SELECT count(*) FROM pg_class),
