@@ -24,6 +24,8 @@ CREATE TABLE tenancy.protected_tables (
 );
 COMMENT ON TABLE tenancy.protected_tables IS
     'Tables under tenant isolation, with what protect() changed on each.';
+-- Readable by all, so that protect() can run with its caller's rights.
+GRANT SELECT ON tenancy.protected_tables TO PUBLIC;
 
 -- The policies on one table, for one tenant column and resource type.
 -- Every operator and function is schema-qualified: no search_path can
@@ -181,7 +183,11 @@ BEGIN
     END IF;
 
     -- The table, then (for a partitioned table) every partition under it.
-    PERFORM tenancy._apply_protection(tbl, tenant_column, rtype);
+    -- A table already protected keeps its policies as they are.
+    IF existing.relid IS NULL
+       OR NOT tenancy._has_protection_policies(tbl, tenant_column, rtype) THEN
+        PERFORM tenancy._apply_protection(tbl, tenant_column, rtype);
+    END IF;
     PERFORM tenancy._record_protection(tbl, tenant_column, rtype, existing.root,
                                        coalesce(existing.rls_was_enabled, rel.relrowsecurity),
                                        coalesce(existing.rls_was_forced, rel.relforcerowsecurity));
@@ -228,6 +234,8 @@ BEGIN
         RAISE EXCEPTION 'table % is not protected', tbl
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    -- Partitions first, so that the table is forgotten last, with the
+    -- resource type it registered once nothing uses that type any more.
     FOR part IN SELECT relid FROM tenancy.protected_tables WHERE root = tbl LOOP
         PERFORM tenancy.unprotect(part);
     END LOOP;
@@ -262,10 +270,11 @@ DECLARE
     r record;
     stack text;
 BEGIN
-    -- protect() and this function run ALTER TABLE themselves; the partitions
-    -- they are busy with are theirs to finish.
+    -- protect(), unprotect() and this function run ALTER TABLE themselves;
+    -- the partitions they are busy with are theirs to finish.
     GET DIAGNOSTICS stack = PG_CONTEXT;
-    IF position('tenancy._apply_protection(' IN stack) > 0 THEN
+    IF position('tenancy._apply_protection(' IN stack) > 0
+       OR position('tenancy.unprotect(' IN stack) > 0 THEN
         RETURN;
     END IF;
     FOR r IN

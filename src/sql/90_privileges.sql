@@ -22,7 +22,8 @@ BEGIN
                                 'visible_tenants', 'writable_tenants', 'context_tenant',
                                 'protect', 'unprotect', '_record_protection',
                                 '_forget_protection', '_apply_protection',
-                                '_protect_partition', '_has_protection_policies')
+                                '_protect_partition', '_has_protection_policies',
+                                '_not_null')
           AND p.prorettype <> 'trigger'::regtype
     LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
