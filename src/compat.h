@@ -56,11 +56,80 @@
 	makeJsonLexContextCstringLen((json), (len), (enc), true)
 #endif
 
-/* The local id of the current top-level transaction moved in 17. */
-#if PG_VERSION_NUM >= 170000
-#define PT_MY_LXID	(MyProc->vxid.lxid)
+/*
+ * Memory for a setting's value and "extra" data: plain malloc until 15,
+ * the GUC memory context from 16 on (and NULL on failure either way).
+ */
+#if PG_VERSION_NUM >= 160000
+#define PT_GUC_MALLOC(size)		guc_malloc(LOG, (size))
+#define PT_GUC_STRDUP(str)		guc_strdup(LOG, (str))
+#define PT_GUC_FREE(ptr)		guc_free(ptr)
 #else
-#define PT_MY_LXID	(MyProc->lxid)
+#define PT_GUC_MALLOC(size)		malloc(size)
+#define PT_GUC_STRDUP(str)		strdup(str)
+#define PT_GUC_FREE(ptr)		free(ptr)
+#endif
+
+
+/*
+ * How many session values (SET) committed by earlier transactions PostgreSQL
+ * will re-apply when a placeholder setting is defined: 1 when the
+ * placeholder holds such a value other than its reset value, else 0.  This mirrors what
+ * guc.c's reapply_stacked_values does first (it recurses to the bottom of
+ * the transaction's stack, then applies the committed value if it differs
+ * from the reset value, comparing as it does); everything it applies after
+ * that was set in the current transaction.
+ */
+#if PG_VERSION_NUM < 160000
+#include "utils/guc_tables.h"
+
+static inline int
+PT_PLACEHOLDER_COMMITTED_VALUES(const char *name)
+{
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		struct config_generic *g = vars[i];
+		struct config_string *ph;
+		const char *committed;
+		GucContext scontext;
+		GucSource	source;
+		Oid			srole;
+		GucStack   *bottom;
+
+		if (strcmp(g->name, name) != 0)
+			continue;
+		if (!(g->flags & GUC_CUSTOM_PLACEHOLDER) || g->vartype != PGC_STRING)
+			return 0;
+		ph = (struct config_string *) g;
+		committed = *ph->variable;
+		scontext = g->scontext;
+		source = g->source;
+		srole = g->srole;
+		for (bottom = g->stack; bottom != NULL && bottom->prev != NULL;
+			 bottom = bottom->prev)
+			;
+		if (bottom != NULL)
+		{
+			committed = bottom->prior.val.stringval;
+			scontext = bottom->scontext;
+			source = bottom->source;
+			srole = bottom->srole;
+		}
+		/* Only a session value (SET) could ever count; count only those. */
+		return (source == PGC_S_SESSION &&
+				(committed != ph->reset_val ||
+				 scontext != g->reset_scontext ||
+				 source != g->reset_source ||
+				 srole != g->reset_srole)) ? 1 : 0;
+	}
+	return 0;
+}
+#else
+#error "PT_PLACEHOLDER_COMMITTED_VALUES needs porting: GUC placeholders moved to a hash table in 16"
 #endif
 
 #endif							/* PG_TENANCY_COMPAT_H */

@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "compat.h"
 #include "context.h"
 #include "resolve.h"
 #include "token.h"
@@ -62,6 +63,18 @@ static uint64 generation = 0;
 /* Whether cached plans carry the current-tenant restriction. */
 static bool tenant_plans_exist = false;
 
+/*
+ * A value SET before the library was loaded in this backend is kept by
+ * PostgreSQL as a placeholder, unchecked, and re-applied when the library
+ * defines the setting, inside whatever transaction happens to load it.  The
+ * values set during that transaction may count; one committed by an earlier
+ * transaction must not (behind a pooler it may be another client's).  While
+ * the setting is defined, stale_reapplied says how many of the values about
+ * to be re-applied, which come oldest first, are such leftovers.
+ */
+static bool defining = false;
+static int	stale_reapplied = 0;
+
 /* "<user>" or "<user>/<tenant>" */
 static bool
 parse_plain(const char *value, TenancyContext *ctx)
@@ -90,16 +103,51 @@ context_allowed(const TenancyContext *ctx)
 	return tenancy_user_is_member(&ctx->user);
 }
 
+static char *
+uuid_string(const pg_uuid_t *u)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
+}
+
+/* Replace the setting's value by the ids of the context. */
+static bool
+replace_value(char **newval, const TenancyContext *ctx)
+{
+	char	   *ids = ctx->has_tenant ?
+		psprintf("%s/%s", uuid_string(&ctx->user), uuid_string(&ctx->tenant)) :
+		uuid_string(&ctx->user);
+	char	   *copy = PT_GUC_STRDUP(ids);
+
+	if (copy == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		return false;
+	}
+	PT_GUC_FREE(*newval);
+	*newval = copy;
+	return true;
+}
+
 static bool
 check_context(char **newval, void **extra, GucSource source)
 {
 	ContextExtra result;
 	ContextExtra *copy;
 	const char *value = *newval;
+	bool		leftover;
 
 	memset(&result, 0, sizeof(result));
 	result.generation = NEVER_VALID;
 	result.expires = DT_NOEND;
+
+	/*
+	 * A session value re-applied from before the library was loaded (see
+	 * above).  The boot and reset values, applied first when the setting is
+	 * defined, come from other sources and never count anyway.
+	 */
+	leftover = defining && source == PGC_S_SESSION && stale_reapplied > 0;
+	if (leftover)
+		stale_reapplied--;
 
 	if (value != NULL && value[0] != '\0')
 	{
@@ -107,11 +155,12 @@ check_context(char **newval, void **extra, GucSource source)
 
 		/*
 		 * Only SET and set_config() inside a transaction establish a context;
-		 * a value from any other source is kept but never counts.  A parallel
-		 * worker never reads the context (see tenancy_context_get).
+		 * a value from any other source, or committed before the library was
+		 * loaded, is kept but never counts.  A parallel worker never reads
+		 * the context (see tenancy_context_get).
 		 */
 		if (source == PGC_S_SESSION && IsTransactionState() &&
-			!IsParallelWorker())
+			!IsParallelWorker() && !leftover)
 		{
 			if (require_signed)
 			{
@@ -133,6 +182,16 @@ check_context(char **newval, void **extra, GucSource source)
 				result.ctx.user = claims.sub;
 				result.ctx.has_tenant = claims.has_tenant;
 				result.ctx.tenant = claims.tenant;
+
+				/*
+				 * Keep the ids, not the token: a session-level value outlives
+				 * its transaction in PostgreSQL's eyes, and the next client
+				 * of a pooled connection must not be able to read the token
+				 * back and replay it.  The ids alone are refused in this
+				 * mode.
+				 */
+				if (!replace_value(newval, &result.ctx))
+					return false;
 			}
 			else if (!parse_plain(value, &result.ctx))
 			{
@@ -161,7 +220,7 @@ check_context(char **newval, void **extra, GucSource source)
 		}
 	}
 
-	copy = malloc(sizeof(ContextExtra));
+	copy = PT_GUC_MALLOC(sizeof(ContextExtra));
 	if (copy == NULL)
 	{
 		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
@@ -247,19 +306,6 @@ tenancy_context_note_tenant_plans(void)
 void
 tenancy_context_init(void)
 {
-	DefineCustomStringVariable("tenancy.context",
-							   "Sets the current user, and optionally tenant, of this transaction.",
-							   "A user's uuid, optionally followed by \"/\" and a tenant's uuid; "
-							   "a signed token when tenancy.require_signed_context is on.  "
-							   "Counts only in the transaction that sets it.",
-							   &context_value,
-							   "",
-							   PGC_USERSET,
-							   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL | GUC_DISALLOW_IN_FILE,
-							   check_context,
-							   assign_context,
-							   NULL);
-
 	DefineCustomBoolVariable("tenancy.require_signed_context",
 							 "Sets whether the context can only be established with a signed token.",
 							 NULL,
@@ -277,6 +323,33 @@ tenancy_context_init(void)
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
+
+	/*
+	 * The context is defined last, so that a value re-applied now meets the
+	 * signed-mode settings already in place.
+	 */
+	stale_reapplied = PT_PLACEHOLDER_COMMITTED_VALUES("tenancy.context");
+	defining = true;
+	PG_TRY();
+	{
+		DefineCustomStringVariable("tenancy.context",
+								   "Sets the current user, and optionally tenant, of this transaction.",
+								   "A user's uuid, optionally followed by \"/\" and a tenant's uuid; "
+								   "a signed token when tenancy.require_signed_context is on.  "
+								   "Counts only in the transaction that sets it.",
+								   &context_value,
+								   "",
+								   PGC_USERSET,
+								   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL | GUC_DISALLOW_IN_FILE,
+								   check_context,
+								   assign_context,
+								   NULL);
+	}
+	PG_FINALLY();
+	{
+		defining = false;
+	}
+	PG_END_TRY();
 
 	RegisterXactCallback(context_xact_callback, NULL);
 }
