@@ -100,6 +100,7 @@ tenancy_catalog(void)
 	c.actions_pkey = lookup_rel(nsp, "actions_pkey");
 	c.resource_types = lookup_rel(nsp, "resource_types");
 	c.resource_types_pkey = lookup_rel(nsp, "resource_types_pkey");
+	c.invalidation_channel = lookup_rel(nsp, "_invalidation_channel");
 
 	{
 		Oid			argtypes[1] = {TEXTOID};

@@ -8,6 +8,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "cache.h"
 #include "catalog.h"
 #include "context.h"
 #include "policy.h"
@@ -20,6 +21,7 @@ void
 _PG_init(void)
 {
 	tenancy_catalog_init();
+	tenancy_cache_init();
 	tenancy_context_init();
 	tenancy_policy_init();
 

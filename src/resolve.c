@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "cache.h"
 #include "catalog.h"
 #include "permset.h"
 #include "resolve.h"
@@ -46,6 +47,7 @@ typedef struct ResolveState
 	const TenancyCatalog *cat;
 	Snapshot	snapshot;
 	TimestampTz now;
+	TimestampTz valid_until;	/* earliest future expiry counted */
 	pg_uuid_t	org;			/* the tenant's organization */
 	bool		found;			/* scratch result of one lookup */
 	bool		org_admin;		/* rule 1 applies */
@@ -106,14 +108,24 @@ copy_uuid_attr(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
 	return copy;
 }
 
-/* Has the grant in this tuple, whose expiry is in column attno, expired? */
+/*
+ * Has the grant in this tuple, whose expiry is in column attno, expired?  A
+ * grant that will expire makes the answer being built valid only until then.
+ */
 static inline bool
-expired(HeapTuple tuple, TupleDesc desc, AttrNumber attno, TimestampTz now)
+expired(HeapTuple tuple, TupleDesc desc, AttrNumber attno, ResolveState *st)
 {
 	bool		isnull;
 	Datum		d = heap_getattr(tuple, attno, desc, &isnull);
+	TimestampTz at;
 
-	return !isnull && DatumGetTimestampTz(d) <= now;
+	if (isnull)
+		return false;
+	at = DatumGetTimestampTz(d);
+	if (at <= st->now)
+		return true;
+	st->valid_until = Min(st->valid_until, at);
+	return false;
 }
 
 static void
@@ -164,7 +176,7 @@ visit_membership(HeapTuple tuple, TupleDesc desc, void *arg)
 	ResolveState *st = arg;
 	pg_uuid_t  *role;
 
-	if (expired(tuple, desc, Anum_memberships_expires_at, st->now))
+	if (expired(tuple, desc, Anum_memberships_expires_at, st))
 		return false;
 	st->found = true;
 	role = copy_uuid_attr(tuple, desc, Anum_memberships_role_id);
@@ -189,7 +201,7 @@ visit_tenant_assignment(HeapTuple tuple, TupleDesc desc, void *arg)
 {
 	ResolveState *st = arg;
 
-	if (!expired(tuple, desc, Anum_role_assignments_expires_at, st->now))
+	if (!expired(tuple, desc, Anum_role_assignments_expires_at, st))
 		st->roles = lappend(st->roles,
 							copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id));
 	return true;
@@ -202,7 +214,7 @@ visit_team_org_assignment(HeapTuple tuple, TupleDesc desc, void *arg)
 	ResolveState *st = arg;
 	pg_uuid_t  *role;
 
-	if (expired(tuple, desc, Anum_role_assignments_expires_at, st->now))
+	if (expired(tuple, desc, Anum_role_assignments_expires_at, st))
 		return true;
 	role = copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id);
 	if (uuid_equal(role, get_org_admin_role()))
@@ -252,89 +264,132 @@ permset_everything(void)
 	return permset_builder_finish(&b);
 }
 
-/* Runs the rules in the current memory context; see the file header. */
+static void
+resolve_begin(ResolveState *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->cat = tenancy_catalog();
+	st->snapshot = GetActiveSnapshot();
+	st->now = GetCurrentStatementStartTimestamp();
+	st->valid_until = DT_NOEND;
+	permset_builder_init(&st->builder);
+}
+
+static PermSet *resolve_rules(ResolveState *st, const pg_uuid_t *user,
+							  const pg_uuid_t *tenant);
+
+/*
+ * Runs the rules in the current memory context; see the file header.  Sets
+ * *valid_until to when the earliest grant counted expires.
+ */
 static PermSet *
-resolve_in_context(const pg_uuid_t *user, const pg_uuid_t *tenant)
+resolve_in_context(const pg_uuid_t *user, const pg_uuid_t *tenant,
+				   TimestampTz *valid_until)
 {
 	ResolveState st;
+	PermSet    *result;
+
+	resolve_begin(&st);
+	result = resolve_rules(&st, user, tenant);
+	*valid_until = st.valid_until;
+	return result;
+}
+
+static PermSet *
+resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
+{
 	ScanKeyData keys[2];
 	ListCell   *lc;
 
-	memset(&st, 0, sizeof(st));
-	st.cat = tenancy_catalog();
-	st.snapshot = GetActiveSnapshot();
-	st.now = GetCurrentStatementStartTimestamp();
-	permset_builder_init(&st.builder);
-
 	/* The tenant's organization. */
 	uuid_key(&keys[0], Anum_tenants_id, tenant);
-	scan_index(st.snapshot, st.cat->tenants, st.cat->tenants_pkey,
-			   keys, 1, visit_tenant, &st);
-	if (!st.found)
+	scan_index(st->snapshot, st->cat->tenants, st->cat->tenants_pkey,
+			   keys, 1, visit_tenant, st);
+	if (!st->found)
 		return permset_empty();
 
 	/* An active user ... */
-	st.found = false;
+	st->found = false;
 	uuid_key(&keys[0], Anum_users_id, user);
-	scan_index(st.snapshot, st.cat->users, st.cat->users_pkey,
-			   keys, 1, visit_user, &st);
-	if (!st.found)
+	scan_index(st->snapshot, st->cat->users, st->cat->users_pkey,
+			   keys, 1, visit_user, st);
+	if (!st->found)
 		return permset_empty();
 
 	/* ... who is still a member of that organization. */
-	st.found = false;
-	uuid_key(&keys[0], Anum_memberships_org_id, &st.org);
+	st->found = false;
+	uuid_key(&keys[0], Anum_memberships_org_id, &st->org);
 	uuid_key(&keys[1], Anum_memberships_user_id, user);
-	scan_index(st.snapshot, st.cat->memberships, st.cat->memberships_pkey,
-			   keys, 2, visit_membership, &st);
-	if (!st.found)
+	scan_index(st->snapshot, st->cat->memberships, st->cat->memberships_pkey,
+			   keys, 2, visit_membership, st);
+	if (!st->found)
 		return permset_empty();
-	if (st.org_admin)
+	if (st->org_admin)
 		return permset_everything();
 
 	/* The user's teams in the organization. */
-	uuid_key(&keys[0], Anum_team_members_org_id, &st.org);
+	uuid_key(&keys[0], Anum_team_members_org_id, &st->org);
 	uuid_key(&keys[1], Anum_team_members_user_id, user);
-	scan_index(st.snapshot, st.cat->team_members, st.cat->team_members_user_idx,
-			   keys, 2, visit_team_member, &st);
+	scan_index(st->snapshot, st->cat->team_members, st->cat->team_members_user_idx,
+			   keys, 2, visit_team_member, st);
 
 	/* Rule 1 through a team: the team holds organization admin. */
-	foreach(lc, st.teams)
+	foreach(lc, st->teams)
 	{
 		uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(lc));
 		null_key(&keys[1], Anum_role_assignments_tenant_id);
-		scan_index(st.snapshot, st.cat->role_assignments,
-				   st.cat->role_assignments_team_idx,
-				   keys, 2, visit_team_org_assignment, &st);
-		if (st.org_admin)
+		scan_index(st->snapshot, st->cat->role_assignments,
+				   st->cat->role_assignments_team_idx,
+				   keys, 2, visit_team_org_assignment, st);
+		if (st->org_admin)
 			return permset_everything();
 	}
 
 	/* Rule 2: roles assigned to the user on the tenant. */
 	uuid_key(&keys[0], Anum_role_assignments_user_id, user);
 	uuid_key(&keys[1], Anum_role_assignments_tenant_id, tenant);
-	scan_index(st.snapshot, st.cat->role_assignments,
-			   st.cat->role_assignments_user_idx,
-			   keys, 2, visit_tenant_assignment, &st);
+	scan_index(st->snapshot, st->cat->role_assignments,
+			   st->cat->role_assignments_user_idx,
+			   keys, 2, visit_tenant_assignment, st);
 
 	/* Rule 3: roles assigned to the user's teams on the tenant. */
-	foreach(lc, st.teams)
+	foreach(lc, st->teams)
 	{
 		uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(lc));
 		uuid_key(&keys[1], Anum_role_assignments_tenant_id, tenant);
-		scan_index(st.snapshot, st.cat->role_assignments,
-				   st.cat->role_assignments_team_idx,
-				   keys, 2, visit_tenant_assignment, &st);
+		scan_index(st->snapshot, st->cat->role_assignments,
+				   st->cat->role_assignments_team_idx,
+				   keys, 2, visit_tenant_assignment, st);
 	}
 
 	/* The union of those roles' permission sets. */
-	foreach(lc, st.roles)
+	foreach(lc, st->roles)
 	{
 		uuid_key(&keys[0], Anum_roles_id, lfirst(lc));
-		scan_index(st.snapshot, st.cat->roles, st.cat->roles_pkey,
-				   keys, 1, visit_role, &st);
+		scan_index(st->snapshot, st->cat->roles, st->cat->roles_pkey,
+				   keys, 1, visit_role, st);
 	}
-	return permset_builder_finish(&st.builder);
+	return permset_builder_finish(&st->builder);
+}
+
+/*
+ * Reads need an active snapshot; SET runs without one, and gets a fresh one.
+ * Returns whether one was pushed, for read_end().
+ */
+static bool
+read_begin(void)
+{
+	if (ActiveSnapshotSet())
+		return false;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	return true;
+}
+
+static void
+read_end(bool pushed)
+{
+	if (pushed)
+		PopActiveSnapshot();
 }
 
 PermSet *
@@ -344,27 +399,27 @@ tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant)
 	MemoryContext caller = CurrentMemoryContext;
 	PermSet    *result;
 	PermSet    *copy;
+	TimestampTz valid_until;
+	bool		pushed;
 
+	result = tenancy_cache_get_permset(user, tenant);
+	if (result != NULL)
+		return result;
+
+	pushed = read_begin();
 	/* Everything but the answer is scratch; drop it in one go. */
-	bool		pushed = false;
-
-	/* SET runs without a snapshot; read under a fresh one then. */
-	if (!ActiveSnapshotSet())
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pushed = true;
-	}
 	work = AllocSetContextCreate(caller, "pg_tenancy resolve",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
-	result = resolve_in_context(user, tenant);
+	result = resolve_in_context(user, tenant, &valid_until);
 	MemoryContextSwitchTo(caller);
 
 	copy = palloc(VARSIZE(result));
 	memcpy(copy, result, VARSIZE(result));
 	MemoryContextDelete(work);
-	if (pushed)
-		PopActiveSnapshot();
+	tenancy_cache_put_permset(user, tenant, copy, valid_until,
+							  GetActiveSnapshot());
+	read_end(pushed);
 	return copy;
 }
 
@@ -409,7 +464,7 @@ visit_user_membership(HeapTuple tuple, TupleDesc desc, void *arg)
 	pg_uuid_t  *org;
 	pg_uuid_t  *role;
 
-	if (expired(tuple, desc, Anum_memberships_expires_at, ls->base.now))
+	if (expired(tuple, desc, Anum_memberships_expires_at, &ls->base))
 		return true;
 	org = copy_uuid_attr(tuple, desc, Anum_memberships_org_id);
 	role = copy_uuid_attr(tuple, desc, Anum_memberships_role_id);
@@ -439,7 +494,7 @@ visit_tenant_grant(HeapTuple tuple, TupleDesc desc, void *arg)
 
 	(void) heap_getattr(tuple, Anum_role_assignments_tenant_id, desc, &isnull);
 	if (isnull || expired(tuple, desc, Anum_role_assignments_expires_at,
-						  ls->base.now))
+						  &ls->base))
 		return true;
 	g = palloc(sizeof(TenantGrant));
 	g->tenant = *copy_uuid_attr(tuple, desc, Anum_role_assignments_tenant_id);
@@ -519,6 +574,7 @@ lookup_begin(LookupState *ls, const PermEntry *perm)
 	ls->base.cat = tenancy_catalog();
 	ls->base.snapshot = GetActiveSnapshot();
 	ls->base.now = GetCurrentStatementStartTimestamp();
+	ls->base.valid_until = DT_NOEND;
 	ls->perm = perm;
 }
 
@@ -564,7 +620,7 @@ collect_memberships(LookupState *ls, const pg_uuid_t *user)
 
 static int
 tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
-				   pg_uuid_t **result)
+				   pg_uuid_t **result, TimestampTz *valid_until)
 {
 	LookupState ls;
 	ResolveState *st = &ls.base;
@@ -576,6 +632,7 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 	int			i;
 
 	lookup_begin(&ls, perm);
+	*valid_until = DT_NOEND;
 	if (!user_is_active(st, user))
 		return 0;
 	collect_memberships(&ls, user);
@@ -620,6 +677,7 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 			ls.tenants = lappend(ls.tenants, &g->tenant);
 	}
 
+	*valid_until = st->valid_until;
 	if (ls.tenants == NIL)
 		return 0;
 	out = palloc(sizeof(pg_uuid_t) * list_length(ls.tenants));
@@ -634,25 +692,26 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 	return m;
 }
 
-/* tenants_in_context in a scratch memory context, under an active snapshot. */
-static int
-run_lookup(const pg_uuid_t *user, const PermEntry *perm, pg_uuid_t **result)
+int
+tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
+					 pg_uuid_t **result)
 {
 	MemoryContext work;
 	MemoryContext caller = CurrentMemoryContext;
-	bool		pushed = false;
 	pg_uuid_t  *scratch = NULL;
+	TimestampTz valid_until;
+	bool		pushed;
 	int			n;
 
-	if (!ActiveSnapshotSet())
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pushed = true;
-	}
+	n = tenancy_cache_get_tenants(user, perm, result);
+	if (n >= 0)
+		return n;
+
+	pushed = read_begin();
 	work = AllocSetContextCreate(caller, "pg_tenancy lookup",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
-	n = tenants_in_context(user, perm, &scratch);
+	n = tenants_in_context(user, perm, &scratch, &valid_until);
 	MemoryContextSwitchTo(caller);
 	*result = NULL;
 	if (n > 0)
@@ -661,30 +720,19 @@ run_lookup(const pg_uuid_t *user, const PermEntry *perm, pg_uuid_t **result)
 		memcpy(*result, scratch, sizeof(pg_uuid_t) * n);
 	}
 	MemoryContextDelete(work);
-	if (pushed)
-		PopActiveSnapshot();
+	tenancy_cache_put_tenants(user, perm, *result, n, valid_until,
+							  GetActiveSnapshot());
+	read_end(pushed);
 	return n;
-}
-
-int
-tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
-					 pg_uuid_t **tenants)
-{
-	return run_lookup(user, perm, tenants);
 }
 
 bool
 tenancy_user_is_member(const pg_uuid_t *user)
 {
 	LookupState ls;
-	bool		pushed = false;
+	bool		pushed = read_begin();
 	bool		result;
 
-	if (!ActiveSnapshotSet())
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pushed = true;
-	}
 	lookup_begin(&ls, NULL);
 	result = user_is_active(&ls.base, user);
 	if (result)
@@ -692,24 +740,31 @@ tenancy_user_is_member(const pg_uuid_t *user)
 		collect_memberships(&ls, user);
 		result = (ls.orgs != NIL);
 	}
-	if (pushed)
-		PopActiveSnapshot();
+	read_end(pushed);
 	return result;
 }
 
 /* Registries ---------------------------------------------------------------- */
 
 static bool
-registry_has(Oid relid, Oid indexid, const char *name, int len)
+registry_has(char kind, Oid relid, Oid indexid, const char *name, int len)
 {
 	ResolveState st;
 	ScanKeyData key;
+	int			cached = tenancy_cache_get_registered(kind, name, len);
+	bool		pushed;
 
+	if (cached >= 0)
+		return cached == 1;
+
+	pushed = read_begin();
 	memset(&st, 0, sizeof(st));
 	ScanKeyEntryInitialize(&key, 0, Anum_registry_name, BTEqualStrategyNumber,
 						   InvalidOid, DEFAULT_COLLATION_OID, F_TEXTEQ,
 						   PointerGetDatum(cstring_to_text_with_len(name, len)));
 	scan_index(GetActiveSnapshot(), relid, indexid, &key, 1, visit_exists, &st);
+	tenancy_cache_put_registered(kind, name, len, st.found, GetActiveSnapshot());
+	read_end(pushed);
 	return st.found;
 }
 
@@ -719,7 +774,7 @@ tenancy_check_registered(const PermEntry *e)
 	const TenancyCatalog *cat = tenancy_catalog();
 
 	if (!(e->typelen == 1 && e->type[0] == '*') &&
-		!registry_has(cat->resource_types, cat->resource_types_pkey,
+		!registry_has('t', cat->resource_types, cat->resource_types_pkey,
 					  e->type, e->typelen))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -727,7 +782,8 @@ tenancy_check_registered(const PermEntry *e)
 						e->typelen, e->type),
 				 errhint("Register it with tenancy.register_resource_type().")));
 	if (!(e->actlen == 1 && e->action[0] == '*') &&
-		!registry_has(cat->actions, cat->actions_pkey, e->action, e->actlen))
+		!registry_has('a', cat->actions, cat->actions_pkey,
+					  e->action, e->actlen))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("action \"%.*s\" is not registered",

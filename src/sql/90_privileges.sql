@@ -23,7 +23,7 @@ BEGIN
                                 'protect', 'unprotect', '_record_protection',
                                 '_forget_protection', '_apply_protection',
                                 '_protect_partition', '_has_protection_policies',
-                                '_not_null')
+                                '_not_null', 'cache_stats', 'cache_reset')
           AND p.prorettype <> 'trigger'::regtype
     LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench/rls.sh — what a protected query costs, against the ideal hand-written
+# tenant filter and against the common practice (a policy that calls a SQL
+# permission function for every row).  On demand; never part of the tests.
+#
+# 1,000,000 rows over 1,000 tenants, one tenant holding 10% (bench/rls_setup.sql).
+# Each query runs under pgbench (one client, prepared statements by default)
+# in rounds that interleave the protected, the ideal and the common-practice
+# variant, and the median per-statement latency of each is compared.  Prints a
+# table, then one line per query:
+#   BENCH <name> ratio_vs_ideal=<x> ratio_vs_common=<y>
+#
+# Environment: ROUNDS (default 5), SECONDS_PER_RUN (default 3),
+# PROTOCOL (prepared or simple; default prepared), KEEP=1 to keep the cluster.
+set -euo pipefail
+. "$(dirname "$0")/../scripts/lib.sh"
+
+ROUNDS=${ROUNDS:-5}
+SECS=${SECONDS_PER_RUN:-3}
+PROTOCOL=${PROTOCOL:-prepared}
+
+ensure_packages
+build_and_install
+
+WORK=$(mktemp -d /tmp/pg_tenancy_bench.XXXXXX)
+chmod 755 "$WORK"
+if [ -z "${KEEP:-}" ]; then
+    trap 'stop_cluster "$WORK"; rm -rf "$WORK"' EXIT
+fi
+start_cluster "$WORK"
+as_server_user "$PG_BIN/psql" -X -q -h "$WORK" -p "$PGPORT" -U postgres -d postgres \
+    -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET jit = off" >/dev/null
+as_server_user "$PG_BIN/pg_ctl" -D "$WORK/data" -w -s restart -l "$WORK/server.log"
+
+say "loading 1,000,000 rows (a minute or two)"
+"$PG_BIN/createdb" bench
+"$PG_BIN/psql" -X -q -d bench -f "$REPO/bench/rls_setup.sql" >/dev/null
+
+q() { "$PG_BIN/psql" -X -At -d bench -c "$1"; }
+READER=$(q "SELECT id FROM tenancy.users WHERE email = 'reader@bench.test'")
+TEN=$(q "SELECT id FROM tenancy.users WHERE email = 'ten@bench.test'")
+BIG=$(q "SELECT id FROM bench_tenants WHERE n = 0")
+TEN_TENANTS=$(q "SELECT string_agg(id::text, ',' ORDER BY n) FROM bench_tenants WHERE n % 100 = 0")
+
+# write_script FILE CONTEXT_STATEMENT QUERY
+write_script() {
+    cat >"$1" <<SCRIPT
+\set id random(1, 100000)
+BEGIN;
+$2
+$3
+COMMIT;
+SCRIPT
+}
+
+# The four queries: name | protected | ideal | common (same text on each table)
+declare -A PROT IDEAL COMMON CTX CTX_COMMON
+PROT[point]="SELECT * FROM items WHERE id = :id;"
+IDEAL[point]="SELECT * FROM items_plain WHERE id = :id AND tenant_id = '$BIG';"
+COMMON[point]="SELECT * FROM items_common WHERE id = :id;"
+CTX[point]="SELECT tenancy.set_context('$READER', '$BIG');"
+CTX_COMMON[point]="SELECT set_config('app.user_id', '$READER', true);"
+
+PROT[page]="SELECT * FROM items ORDER BY created_at DESC LIMIT 50;"
+IDEAL[page]="SELECT * FROM items_plain WHERE tenant_id = '$BIG' ORDER BY created_at DESC LIMIT 50;"
+COMMON[page]="SELECT * FROM items_common ORDER BY created_at DESC LIMIT 50;"
+CTX[page]=${CTX[point]}
+CTX_COMMON[page]=${CTX_COMMON[point]}
+
+PROT[aggregate]="SELECT count(*), sum(amount) FROM items;"
+IDEAL[aggregate]="SELECT count(*), sum(amount) FROM items_plain WHERE tenant_id = '$BIG';"
+COMMON[aggregate]="SELECT count(*), sum(amount) FROM items_common;"
+CTX[aggregate]=${CTX[point]}
+CTX_COMMON[aggregate]=${CTX_COMMON[point]}
+
+PROT[cross_tenant]="SELECT * FROM items ORDER BY created_at DESC LIMIT 50;"
+IDEAL[cross_tenant]="SELECT * FROM items_plain WHERE tenant_id = ANY ('{$TEN_TENANTS}') ORDER BY created_at DESC LIMIT 50;"
+COMMON[cross_tenant]="SELECT * FROM items_common ORDER BY created_at DESC LIMIT 50;"
+CTX[cross_tenant]="SELECT tenancy.set_context('$TEN');"
+CTX_COMMON[cross_tenant]="SELECT set_config('app.user_id', '$TEN', true);"
+
+QUERIES="point page aggregate cross_tenant"
+
+# run_pgbench SCRIPT SECONDS-OR-TRANSACTIONS -> per-statement latency (ms) of
+# the query line (the fourth statement of the script)
+run_pgbench() {
+    local out
+    out=$("$PG_BIN/pgbench" -n -r -M "$PROTOCOL" -c 1 -U bench_app $2 -f "$1" bench 2>&1) \
+        || { echo "$out" >&2; die "pgbench failed"; }
+    # -r prints one line per statement: "<latency> <failures> <statement>".
+    echo "$out" | awk '/^ +[0-9.]+ +[0-9]+ +SELECT / { n++; if (n == 2) print $1 }'
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# The ideal variant keeps the same number of round trips: SELECT 1 stands in
+# for setting the context.
+printf '\n%-13s %12s %12s %12s %10s %10s\n' query "protected" "ideal" "common" "vs ideal" "vs common"
+printf '%-13s %12s %12s %12s %10s %10s\n' "" "(ms)" "(ms)" "(ms)" "" ""
+LINES=()
+for name in $QUERIES; do
+    write_script "$WORK/$name.prot.sql" "${CTX[$name]}" "${PROT[$name]}"
+    write_script "$WORK/$name.ideal.sql" "SELECT 1;" "${IDEAL[$name]}"
+    write_script "$WORK/$name.common.sql" "${CTX_COMMON[$name]}" "${COMMON[$name]}"
+    : >"$WORK/$name.p"; : >"$WORK/$name.i"; : >"$WORK/$name.c"
+    for _ in $(seq "$ROUNDS"); do
+        run_pgbench "$WORK/$name.prot.sql" "-T $SECS" >>"$WORK/$name.p"
+        run_pgbench "$WORK/$name.ideal.sql" "-T $SECS" >>"$WORK/$name.i"
+    done
+    # The common practice scans every row through a SQL function: a
+    # single transaction is enough to know its cost (seconds, not milliseconds).
+    run_pgbench "$WORK/$name.common.sql" "-t 1" >>"$WORK/$name.c"
+    p=$(median <"$WORK/$name.p"); i=$(median <"$WORK/$name.i"); c=$(median <"$WORK/$name.c")
+    rv=$(awk -v a="$p" -v b="$i" 'BEGIN { printf "%.3f", a / b }')
+    rc=$(awk -v a="$p" -v b="$c" 'BEGIN { printf "%.4f", a / b }')
+    printf '%-13s %12.3f %12.3f %12.3f %10s %10s\n' "$name" "$p" "$i" "$c" "$rv" "$rc"
+    LINES+=("BENCH $name ratio_vs_ideal=$rv ratio_vs_common=$rc")
+done
+echo
+printf '%s\n' "${LINES[@]}"

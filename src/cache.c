@@ -1,0 +1,538 @@
+/*
+ * cache.c
+ *		A per-backend cache of resolved decisions: a user's permission set on
+ *		a tenant, the tenants where a user holds a permission, and whether a
+ *		resource type or action is registered.
+ *
+ * Memory.  Everything lives in one memory context, capped by
+ * tenancy.cache_size (kB).  Entries sit on one LRU list; storing past the cap
+ * evicts from its cold end.  tenancy.cache_stats() reports the figures.
+ *
+ * Invalidation.  A statement-level trigger on every table a decision reads
+ * registers a relcache invalidation of one sentinel relation
+ * (tenancy._invalidation_channel).  PostgreSQL then does the rest, with the
+ * semantics the cache needs: the invalidation is applied locally at the next
+ * command of the transaction that made the change (and again if it rolls
+ * back), sent to every other backend at commit and never if it aborts, and
+ * written to the commit record, so that hot standbys apply it on replay.  The
+ * callback only marks the cache for a reset; the next lookup throws it away
+ * as a whole.  Every lookup first accepts pending invalidations, because a
+ * statement inside a transaction block takes no new relation locks and so
+ * would not otherwise see them.
+ *
+ * Entries born stale.  A value computed under a snapshot that predates a
+ * change already announced (a REPEATABLE READ transaction refilling the cache
+ * after someone else's commit, or an invalidation that arrives while the
+ * value is being computed) is right for its own transaction but must not
+ * outlive it.  The callback records the next transaction id at the time; a
+ * value is stored only if its snapshot saw every transaction below that
+ * horizon as finished.
+ *
+ * Time.  A value that counted a grant with an expiry is valid until the
+ * earliest such expiry, after which it is recomputed: grants stop at their
+ * expires_at with no job to remove them.
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/ilist.h"
+#include "miscadmin.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "cache.h"
+#include "catalog.h"
+
+#define PERM_KEY_LEN	(2 * PERMSET_NAME_MAX + 2)
+
+typedef struct PermsetKey
+{
+	pg_uuid_t	user;
+	pg_uuid_t	tenant;
+} PermsetKey;
+
+typedef struct TenantsKey
+{
+	pg_uuid_t	user;
+	char		perm[PERM_KEY_LEN];	/* "type:action", zero-padded */
+} TenantsKey;
+
+typedef struct RegistryKey
+{
+	char		kind;
+	char		name[PERMSET_NAME_MAX + 1];	/* zero-padded */
+} RegistryKey;
+
+typedef struct EntryHeader
+{
+	dlist_node	lru;			/* most recently used at the head */
+	char		kind;			/* 'p', 'l' or 'r' */
+	Size		bytes;			/* what this entry counts against the cap */
+	TimestampTz valid_until;
+} EntryHeader;
+
+typedef struct PermsetEntry
+{
+	PermsetKey	key;
+	EntryHeader h;
+	PermSet    *permset;
+} PermsetEntry;
+
+typedef struct TenantsEntry
+{
+	TenantsKey	key;
+	EntryHeader h;
+	int			n;
+	pg_uuid_t  *tenants;
+} TenantsEntry;
+
+typedef struct RegistryEntry
+{
+	RegistryKey key;
+	EntryHeader h;
+	bool		registered;
+} RegistryEntry;
+
+/* Settings and statistics. */
+static int	cache_size_kb = 8192;
+static uint64 stat_hits = 0;
+static uint64 stat_misses = 0;
+static uint64 stat_evictions = 0;
+static uint64 stat_invalidations = 0;
+
+/* The cache. */
+static MemoryContext cache_cxt = NULL;
+static HTAB *permsets = NULL;
+static HTAB *tenant_lists = NULL;
+static HTAB *registry = NULL;
+static dlist_head lru = DLIST_STATIC_INIT(lru);
+static Size cache_bytes = 0;
+static long cache_entries = 0;
+
+/* Invalidation state (written by the callback). */
+static Oid	channel_relid = InvalidOid;
+static bool reset_pending = false;
+static TransactionId horizon = InvalidTransactionId;
+
+/* A rough per-entry cost of dynahash and allocator bookkeeping. */
+#define ENTRY_OVERHEAD	48
+
+static void
+cache_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid != InvalidOid && relid != channel_relid)
+		return;
+	reset_pending = true;
+	stat_invalidations++;
+	horizon = XidFromFullTransactionId(ReadNextFullTransactionId());
+}
+
+static void
+cache_reset(void)
+{
+	if (cache_cxt != NULL)
+		MemoryContextReset(cache_cxt);
+	permsets = tenant_lists = registry = NULL;
+	dlist_init(&lru);
+	cache_bytes = 0;
+	cache_entries = 0;
+	reset_pending = false;
+}
+
+static HTAB *
+make_table(const char *name, Size keysize, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = cache_cxt;
+	return hash_create(name, 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Accept pending invalidations, and have the tables ready. */
+static void
+cache_prepare(void)
+{
+	Oid			channel;
+
+	AcceptInvalidationMessages();
+	channel = tenancy_catalog()->invalidation_channel;
+	if (channel != channel_relid)
+	{
+		/* First use, or the extension was reinstalled. */
+		channel_relid = channel;
+		reset_pending = true;
+	}
+	if (reset_pending)
+		cache_reset();
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "pg_tenancy cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	if (permsets == NULL)
+	{
+		permsets = make_table("pg_tenancy permission sets",
+							  sizeof(PermsetKey), sizeof(PermsetEntry));
+		tenant_lists = make_table("pg_tenancy tenant lists",
+								  sizeof(TenantsKey), sizeof(TenantsEntry));
+		registry = make_table("pg_tenancy registry",
+							  sizeof(RegistryKey), sizeof(RegistryEntry));
+	}
+}
+
+/* Did the snapshot see every transaction below the horizon as finished? */
+static bool
+snapshot_is_current(Snapshot snapshot)
+{
+	uint32		i;
+
+	if (!TransactionIdIsValid(horizon))
+		return true;
+	if (snapshot == NULL || snapshot->suboverflowed ||
+		TransactionIdPrecedes(snapshot->xmax, horizon))
+		return false;
+	for (i = 0; i < snapshot->xcnt; i++)
+		if (TransactionIdPrecedes(snapshot->xip[i], horizon))
+			return false;
+	for (i = 0; i < (uint32) snapshot->subxcnt; i++)
+		if (TransactionIdPrecedes(snapshot->subxip[i], horizon))
+			return false;
+	return true;
+}
+
+static void *
+entry_of(EntryHeader *h)
+{
+	switch (h->kind)
+	{
+		case 'p':
+			return (char *) h - offsetof(PermsetEntry, h);
+		case 'l':
+			return (char *) h - offsetof(TenantsEntry, h);
+		default:
+			return (char *) h - offsetof(RegistryEntry, h);
+	}
+}
+
+static void
+remove_entry(EntryHeader *h)
+{
+	void	   *entry = entry_of(h);
+	HTAB	   *table;
+
+	switch (h->kind)
+	{
+		case 'p':
+			table = permsets;
+			pfree(((PermsetEntry *) entry)->permset);
+			break;
+		case 'l':
+			table = tenant_lists;
+			if (((TenantsEntry *) entry)->tenants)
+				pfree(((TenantsEntry *) entry)->tenants);
+			break;
+		default:
+			table = registry;
+			break;
+	}
+	dlist_delete(&h->lru);
+	cache_bytes -= h->bytes;
+	cache_entries--;
+	(void) hash_search(table, entry, HASH_REMOVE, NULL);
+}
+
+/* Make room for bytes more; false if they can never fit. */
+static bool
+make_room(Size bytes)
+{
+	Size		cap = (Size) cache_size_kb * 1024;
+
+	if (bytes > cap)
+		return false;
+	while (cache_bytes + bytes > cap && !dlist_is_empty(&lru))
+	{
+		remove_entry(dlist_container(EntryHeader, lru, dlist_tail_node(&lru)));
+		stat_evictions++;
+	}
+	return true;
+}
+
+/* A found entry: still valid?  If so, it becomes the most recently used. */
+static bool
+entry_usable(EntryHeader *h)
+{
+	if (h->valid_until <= GetCurrentStatementStartTimestamp())
+	{
+		remove_entry(h);
+		return false;
+	}
+	dlist_move_head(&lru, &h->lru);
+	return true;
+}
+
+static void
+link_entry(EntryHeader *h, char kind, Size bytes, TimestampTz valid_until)
+{
+	h->kind = kind;
+	h->bytes = bytes;
+	h->valid_until = valid_until;
+	dlist_push_head(&lru, &h->lru);
+	cache_bytes += bytes;
+	cache_entries++;
+}
+
+/* Permission sets ---------------------------------------------------------- */
+
+PermSet *
+tenancy_cache_get_permset(const pg_uuid_t *user, const pg_uuid_t *tenant)
+{
+	PermsetKey	key;
+	PermsetEntry *e;
+	PermSet    *copy;
+
+	cache_prepare();
+	key.user = *user;
+	key.tenant = *tenant;
+	e = hash_search(permsets, &key, HASH_FIND, NULL);
+	if (e == NULL || !entry_usable(&e->h))
+	{
+		stat_misses++;
+		return NULL;
+	}
+	stat_hits++;
+	copy = palloc(VARSIZE(e->permset));
+	memcpy(copy, e->permset, VARSIZE(e->permset));
+	return copy;
+}
+
+void
+tenancy_cache_put_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
+						  const PermSet *ps, TimestampTz valid_until,
+						  Snapshot snapshot)
+{
+	PermsetKey	key;
+	PermsetEntry *e;
+	bool		found;
+	Size		bytes = sizeof(PermsetEntry) + VARSIZE(ps) + ENTRY_OVERHEAD;
+
+	cache_prepare();
+	if (!snapshot_is_current(snapshot))
+		return;
+	key.user = *user;
+	key.tenant = *tenant;
+	e = hash_search(permsets, &key, HASH_FIND, NULL);
+	if (e != NULL)
+		remove_entry(&e->h);
+	if (!make_room(bytes))
+		return;
+	e = hash_search(permsets, &key, HASH_ENTER, &found);
+	e->permset = MemoryContextAlloc(cache_cxt, VARSIZE(ps));
+	memcpy(e->permset, ps, VARSIZE(ps));
+	link_entry(&e->h, 'p', bytes, valid_until);
+}
+
+/* Tenant lists ------------------------------------------------------------- */
+
+static void
+tenants_key(TenantsKey *key, const pg_uuid_t *user, const PermEntry *perm)
+{
+	memset(key, 0, sizeof(*key));
+	key->user = *user;
+	memcpy(key->perm, perm->type, perm->typelen);
+	key->perm[perm->typelen] = ':';
+	memcpy(key->perm + perm->typelen + 1, perm->action, perm->actlen);
+}
+
+int
+tenancy_cache_get_tenants(const pg_uuid_t *user, const PermEntry *perm,
+						  pg_uuid_t **tenants)
+{
+	TenantsKey	key;
+	TenantsEntry *e;
+
+	cache_prepare();
+	tenants_key(&key, user, perm);
+	e = hash_search(tenant_lists, &key, HASH_FIND, NULL);
+	if (e == NULL || !entry_usable(&e->h))
+	{
+		stat_misses++;
+		return -1;
+	}
+	stat_hits++;
+	*tenants = NULL;
+	if (e->n > 0)
+	{
+		*tenants = palloc(sizeof(pg_uuid_t) * e->n);
+		memcpy(*tenants, e->tenants, sizeof(pg_uuid_t) * e->n);
+	}
+	return e->n;
+}
+
+void
+tenancy_cache_put_tenants(const pg_uuid_t *user, const PermEntry *perm,
+						  const pg_uuid_t *tenants, int n,
+						  TimestampTz valid_until, Snapshot snapshot)
+{
+	TenantsKey	key;
+	TenantsEntry *e;
+	bool		found;
+	Size		bytes = sizeof(TenantsEntry) + sizeof(pg_uuid_t) * n + ENTRY_OVERHEAD;
+
+	cache_prepare();
+	if (!snapshot_is_current(snapshot))
+		return;
+	tenants_key(&key, user, perm);
+	e = hash_search(tenant_lists, &key, HASH_FIND, NULL);
+	if (e != NULL)
+		remove_entry(&e->h);
+	if (!make_room(bytes))
+		return;
+	e = hash_search(tenant_lists, &key, HASH_ENTER, &found);
+	e->n = n;
+	e->tenants = NULL;
+	if (n > 0)
+	{
+		e->tenants = MemoryContextAlloc(cache_cxt, sizeof(pg_uuid_t) * n);
+		memcpy(e->tenants, tenants, sizeof(pg_uuid_t) * n);
+	}
+	link_entry(&e->h, 'l', bytes, valid_until);
+}
+
+/* Registry ----------------------------------------------------------------- */
+
+static void
+registry_key(RegistryKey *key, char kind, const char *name, int len)
+{
+	memset(key, 0, sizeof(*key));
+	key->kind = kind;
+	memcpy(key->name, name, Min(len, PERMSET_NAME_MAX));
+}
+
+int
+tenancy_cache_get_registered(char kind, const char *name, int len)
+{
+	RegistryKey key;
+	RegistryEntry *e;
+
+	cache_prepare();
+	registry_key(&key, kind, name, len);
+	e = hash_search(registry, &key, HASH_FIND, NULL);
+	if (e == NULL || !entry_usable(&e->h))
+	{
+		stat_misses++;
+		return -1;
+	}
+	stat_hits++;
+	return e->registered ? 1 : 0;
+}
+
+void
+tenancy_cache_put_registered(char kind, const char *name, int len,
+							 bool registered, Snapshot snapshot)
+{
+	RegistryKey key;
+	RegistryEntry *e;
+	bool		found;
+	Size		bytes = sizeof(RegistryEntry) + ENTRY_OVERHEAD;
+
+	cache_prepare();
+	if (!snapshot_is_current(snapshot))
+		return;
+	registry_key(&key, kind, name, len);
+	e = hash_search(registry, &key, HASH_FIND, NULL);
+	if (e != NULL)
+		remove_entry(&e->h);
+	if (!make_room(bytes))
+		return;
+	e = hash_search(registry, &key, HASH_ENTER, &found);
+	e->registered = registered;
+	link_entry(&e->h, 'r', bytes, DT_NOEND);
+}
+
+/* Settings, SQL-callable functions ------------------------------------------ */
+
+static void
+assign_cache_size(int newval, void *extra)
+{
+	/* A smaller cap takes effect at once. */
+	cache_size_kb = newval;
+	if (cache_cxt != NULL && !reset_pending)
+		(void) make_room(0);
+}
+
+void
+tenancy_cache_init(void)
+{
+	DefineCustomIntVariable("tenancy.cache_size",
+							"Sets the most memory the decision cache of one backend may use.",
+							"0 turns the cache off.",
+							&cache_size_kb,
+							8192,
+							0, MAX_KILOBYTES,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, assign_cache_size, NULL);
+	CacheRegisterRelcacheCallback(cache_relcache_callback, (Datum) 0);
+}
+
+PG_FUNCTION_INFO_V1(tenancy_cache_stats);
+PG_FUNCTION_INFO_V1(tenancy_cache_reset);
+PG_FUNCTION_INFO_V1(tenancy_invalidate_cache);
+
+/* tenancy.cache_stats() */
+Datum
+tenancy_cache_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	/* Report what a lookup would see now. */
+	AcceptInvalidationMessages();
+	if (reset_pending)
+		cache_reset();
+
+	values[0] = Int64GetDatum(cache_entries);
+	values[1] = Int64GetDatum((int64) cache_bytes);
+	values[2] = Int64GetDatum((int64) cache_size_kb * 1024);
+	values[3] = Int64GetDatum(cache_cxt ? (int64) MemoryContextMemAllocated(cache_cxt, true) : 0);
+	values[4] = Int64GetDatum((int64) stat_hits);
+	values[5] = Int64GetDatum((int64) stat_misses);
+	values[6] = Int64GetDatum((int64) stat_evictions);
+	values[7] = Int64GetDatum((int64) stat_invalidations);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* tenancy.cache_reset(): empty this backend's cache and zero its counters */
+Datum
+tenancy_cache_reset(PG_FUNCTION_ARGS)
+{
+	cache_reset();
+	stat_hits = stat_misses = stat_evictions = stat_invalidations = 0;
+	PG_RETURN_VOID();
+}
+
+/* Statement-level trigger on the hierarchy's tables: announce a change. */
+Datum
+tenancy_invalidate_cache(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be called as a trigger",
+						"tenancy._invalidate_cache")));
+	CacheInvalidateRelcacheByRelid(tenancy_catalog()->invalidation_channel);
+	return PointerGetDatum(NULL);
+}

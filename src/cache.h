@@ -1,0 +1,47 @@
+/*
+ * cache.h
+ *		The per-backend cache of resolved decisions.
+ */
+#ifndef PG_TENANCY_CACHE_H
+#define PG_TENANCY_CACHE_H
+
+#include "postgres.h"
+#include "datatype/timestamp.h"
+#include "utils/snapshot.h"
+#include "utils/uuid.h"
+
+#include "permset.h"
+
+extern void tenancy_cache_init(void);
+
+/*
+ * Lookups return a copy in the caller's memory context, or NULL (-1 for
+ * tenant lists) on a miss.  A store is ignored when the snapshot the value
+ * was computed under may predate an invalidation already received: such a
+ * value is right for the transaction that computed it, not for later ones.
+ * valid_until is when the earliest grant the value counted expires
+ * (DT_NOEND for never).
+ */
+extern PermSet *tenancy_cache_get_permset(const pg_uuid_t *user,
+										  const pg_uuid_t *tenant);
+extern void tenancy_cache_put_permset(const pg_uuid_t *user,
+									  const pg_uuid_t *tenant,
+									  const PermSet *ps,
+									  TimestampTz valid_until,
+									  Snapshot snapshot);
+
+extern int	tenancy_cache_get_tenants(const pg_uuid_t *user,
+									  const PermEntry *perm,
+									  pg_uuid_t **tenants);
+extern void tenancy_cache_put_tenants(const pg_uuid_t *user,
+									  const PermEntry *perm,
+									  const pg_uuid_t *tenants, int n,
+									  TimestampTz valid_until,
+									  Snapshot snapshot);
+
+/* Registry verdicts: kind is 'a' (action) or 't' (resource type). */
+extern int	tenancy_cache_get_registered(char kind, const char *name, int len);
+extern void tenancy_cache_put_registered(char kind, const char *name, int len,
+										 bool registered, Snapshot snapshot);
+
+#endif							/* PG_TENANCY_CACHE_H */
