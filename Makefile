@@ -13,6 +13,9 @@ DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 REGRESS     = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=.
 
+ISOLATION   = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --inputdir=.
+
 PG_CPPFLAGS = -Isrc
 # -Wextra is kept; the three exemptions are for warnings that the server's own
 # headers trigger (unused parameters in inline functions and the like).
