@@ -24,9 +24,12 @@
  * change already announced (a REPEATABLE READ transaction refilling the cache
  * after someone else's commit, or an invalidation that arrives while the
  * value is being computed) is right for its own transaction but must not
- * outlive it.  The callback records the next transaction id at the time; a
- * value is stored only if its snapshot saw every transaction below that
- * horizon as finished.
+ * outlive it.  The changing transaction completed before its invalidation was
+ * sent, so when the callback runs, the server's count of completed
+ * transactions already includes it.  The callback records that count; a
+ * value is stored only if its snapshot was taken at that count or later, and
+ * so sees the change.  Other transactions running at the time do not matter,
+ * however many there are.
  *
  * Time.  A value that counted a grant with an expiry is valid until the
  * earliest such expiry, after which it is recomputed: grants stop at their
@@ -51,6 +54,7 @@
 
 #include "cache.h"
 #include "catalog.h"
+#include "compat.h"
 
 #define PERM_KEY_LEN	(2 * PERMSET_NAME_MAX + 2)
 
@@ -121,7 +125,7 @@ static long cache_entries = 0;
 /* Invalidation state (written by the callback). */
 static Oid	channel_relid = InvalidOid;
 static bool reset_pending = false;
-static TransactionId horizon = InvalidTransactionId;
+static uint64 completions_at_inval = 0;
 
 /* A rough per-entry cost of dynahash and allocator bookkeeping. */
 #define ENTRY_OVERHEAD	48
@@ -133,7 +137,7 @@ cache_relcache_callback(Datum arg, Oid relid)
 		return;
 	reset_pending = true;
 	stat_invalidations++;
-	horizon = XidFromFullTransactionId(ReadNextFullTransactionId());
+	completions_at_inval = PT_XACT_COMPLETION_COUNT();
 }
 
 static void
@@ -189,24 +193,14 @@ cache_prepare(void)
 	}
 }
 
-/* Did the snapshot see every transaction below the horizon as finished? */
+/* Was the snapshot taken after the last invalidation's change completed? */
 static bool
 snapshot_is_current(Snapshot snapshot)
 {
-	uint32		i;
-
-	if (!TransactionIdIsValid(horizon))
+	if (completions_at_inval == 0)
 		return true;
-	if (snapshot == NULL || snapshot->suboverflowed ||
-		TransactionIdPrecedes(snapshot->xmax, horizon))
-		return false;
-	for (i = 0; i < snapshot->xcnt; i++)
-		if (TransactionIdPrecedes(snapshot->xip[i], horizon))
-			return false;
-	for (i = 0; i < (uint32) snapshot->subxcnt; i++)
-		if (TransactionIdPrecedes(snapshot->subxip[i], horizon))
-			return false;
-	return true;
+	return snapshot != NULL &&
+		snapshot->snapXactCompletionCount >= completions_at_inval;
 }
 
 static void *

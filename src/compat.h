@@ -72,6 +72,17 @@
 
 
 /*
+ * The server's count of completed transactions (what snapshots record as
+ * snapXactCompletionCount); the shared struct holding it was renamed in 17.
+ */
+#include "access/transam.h"
+#if PG_VERSION_NUM >= 170000
+#define PT_XACT_COMPLETION_COUNT()	(((volatile TransamVariablesData *) TransamVariables)->xactCompletionCount)
+#else
+#define PT_XACT_COMPLETION_COUNT()	(((volatile VariableCacheData *) ShmemVariableCache)->xactCompletionCount)
+#endif
+
+/*
  * How many session values (SET) committed by earlier transactions PostgreSQL
  * will re-apply when a placeholder setting is defined: 1 when the
  * placeholder holds such a value other than its reset value, else 0.  This mirrors what
