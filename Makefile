@@ -29,3 +29,6 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# PGXS does not track header dependencies: every object depends on them all.
+$(OBJS): $(wildcard src/*.h)

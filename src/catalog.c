@@ -109,6 +109,10 @@ tenancy_catalog(void)
 			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 									  makeString("context_tenant")),
 						   1, argtypes, false);
+		c.visible_tenants_fn =
+			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+									  makeString("visible_tenants")),
+						   1, argtypes, false);
 	}
 
 	verify_attnum(c.tenants, "id", Anum_tenants_id);

@@ -66,6 +66,7 @@ typedef struct TenancyCatalog
 	Oid			resource_types;
 	Oid			resource_types_pkey;
 	Oid			context_tenant_fn;	/* tenancy.context_tenant(text) */
+	Oid			visible_tenants_fn; /* tenancy.visible_tenants(text) */
 	Oid			invalidation_channel;	/* see cache.c */
 } TenancyCatalog;
 

@@ -29,6 +29,14 @@
  * at plan time.  A plan built this way is wrong only for a context with a
  * user and no tenant; context.c throws cached plans away when such a context
  * is set after one was built.
+ *
+ * Once that condition is there, the static one is implied by it (when the
+ * current tenant is returned, it is the one tenant the user may read in this
+ * context), but the planner does not know, and multiplies the two
+ * selectivities: it then expects a handful of rows, and prefers a bitmap scan
+ * and a sort to reading the index in order.  The planner hook removes the
+ * implied condition from the query before planning.  Removing it never
+ * admits a row the remaining condition would not.
  */
 #include "postgres.h"
 
@@ -37,7 +45,9 @@
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "catalog/namespace.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/planner.h"
 #include "rewrite/rowsecurity.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -63,6 +73,7 @@ typedef struct PolicyMemo
 } PolicyMemo;
 
 static row_security_policy_hook_type prev_restrictive_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
 
 /* The memo of this call site, if it answers this context and permission. */
 static PolicyMemo *
@@ -319,9 +330,110 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 	return lappend(policies, policy);
 }
 
+/* The planner hook: drop static conditions implied by the hook's. --------- */
+
+/* "col = tenancy.<fn>('perm')" or "col = ANY (tenancy.<fn>('perm'))" */
+static bool
+match_policy_qual(Node *qual, bool saop, Oid fn, Var **col, Const **perm)
+{
+	List	   *args;
+	FuncExpr   *call;
+
+	if (saop)
+	{
+		if (!IsA(qual, ScalarArrayOpExpr) || !((ScalarArrayOpExpr *) qual)->useOr)
+			return false;
+		args = ((ScalarArrayOpExpr *) qual)->args;
+	}
+	else
+	{
+		if (!IsA(qual, OpExpr))
+			return false;
+		args = ((OpExpr *) qual)->args;
+	}
+	if (list_length(args) != 2 || !IsA(linitial(args), Var) ||
+		!IsA(lsecond(args), FuncExpr))
+		return false;
+	call = lsecond(args);
+	if (call->funcid != fn || list_length(call->args) != 1 ||
+		!IsA(linitial(call->args), Const))
+		return false;
+	*col = linitial(args);
+	*perm = linitial(call->args);
+	return true;
+}
+
+static void
+prune_implied_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
+{
+	ListCell   *lc;
+
+	foreach(lc, rte->securityQuals)
+	{
+		Var		   *eqcol;
+		Const	   *eqperm;
+		ListCell   *lc2;
+
+		if (!match_policy_qual(lfirst(lc), false, cat->context_tenant_fn,
+							   &eqcol, &eqperm))
+			continue;
+		foreach(lc2, rte->securityQuals)
+		{
+			Var		   *col;
+			Const	   *perm;
+
+			if (match_policy_qual(lfirst(lc2), true, cat->visible_tenants_fn,
+								  &col, &perm) &&
+				equal(col, eqcol) && equal(perm, eqperm))
+			{
+				rte->securityQuals = foreach_delete_current(rte->securityQuals, lc2);
+				return;
+			}
+		}
+	}
+}
+
+static bool
+prune_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION && rte->securityQuals != NIL)
+			prune_implied_quals(rte, context);
+		return false;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, prune_walker, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, prune_walker, context);
+}
+
+static PlannedStmt *
+tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
+				ParamListInfo boundParams)
+{
+	TenancyContext ctx;
+
+	/* Only a plan made while a tenant is set can carry the hook's condition. */
+	if (tenancy_context_get(&ctx) && ctx.has_tenant &&
+		OidIsValid(get_namespace_oid("tenancy", true)))
+		(void) query_tree_walker(parse, prune_walker,
+								 (void *) tenancy_catalog(),
+								 QTW_EXAMINE_RTES_BEFORE);
+	if (prev_planner_hook)
+		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
 void
 tenancy_policy_init(void)
 {
 	prev_restrictive_hook = row_security_policy_hook_restrictive;
 	row_security_policy_hook_restrictive = tenancy_restrictive_hook;
+	prev_planner_hook = planner_hook;
+	planner_hook = tenancy_planner;
 }
