@@ -47,3 +47,27 @@ SELECT tenancy.assign_role('deployer', tenant => :'staging', user_id => :'ci',
 
 SELECT tenancy.create_organization('globex', 'Globex', admin => :'gina') AS globex \gset
 SELECT tenancy.create_tenant(:'globex', 'main', 'Main') AS gmain \gset
+
+-- An application table under tenant isolation, and the role the
+-- application connects as.
+CREATE TABLE pipelines (
+    id         bigserial PRIMARY KEY,
+    tenant_id  uuid NOT NULL,
+    name       text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX pipelines_tenant_created_idx ON pipelines (tenant_id, created_at);
+INSERT INTO pipelines (tenant_id, name) VALUES
+    (:'prod', 'fraud-model training'), (:'prod', 'fraud-model serving'),
+    (:'staging', 'new-feature experiment'), (:'gmain', 'globex forecasting');
+SELECT tenancy.protect('pipelines', resource_type => 'pipeline');
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'demo_app') THEN
+        CREATE ROLE demo_app LOGIN;
+    END IF;
+END
+$$;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipelines TO demo_app;
+GRANT USAGE ON SEQUENCE pipelines_id_seq TO demo_app;

@@ -38,8 +38,38 @@ WHERE w.email = 'carol@acme.test' AND t.name LIKE 'acme/%'
 ORDER BY 2;
 ROLLBACK;
 
-\echo '4. The last admin cannot be removed:'
+\echo '4. The protected table pipelines, as the application role demo_app:'
+SELECT (SELECT id FROM who WHERE email = 'bob@acme.test') AS bob,
+       (SELECT id FROM who WHERE email = 'erin@acme.test') AS erin,
+       (SELECT id FROM who WHERE email = 'gina@globex.test') AS gina,
+       (SELECT id FROM tenant WHERE name = 'acme/staging') AS staging \gset
+SET ROLE demo_app;
+\echo '   without a context:'
+SELECT count(*) AS rows_visible FROM pipelines;
+BEGIN;
+SELECT tenancy.set_context(:'bob') \g /dev/null
+\echo '   as bob (editor of acme/prod):'
+SELECT name FROM pipelines ORDER BY name;
+COMMIT;
+BEGIN;
+SELECT tenancy.set_context(:'gina') \g /dev/null
+\echo '   as gina (admin of globex):'
+SELECT name FROM pipelines ORDER BY name;
+COMMIT;
+BEGIN;
+SELECT tenancy.set_context(:'erin') \g /dev/null
+\echo '   as erin (viewer of the acme organization, no tenant role):'
+SELECT count(*) AS rows_visible FROM pipelines;
+COMMIT;
+\echo '   bob writing into acme/staging, where he holds nothing:'
+BEGIN;
+SELECT tenancy.set_context(:'bob') \g /dev/null
 \set ON_ERROR_STOP 0
 \set SHOW_CONTEXT never
+INSERT INTO pipelines (tenant_id, name) VALUES (:'staging', 'sneaky');
+ROLLBACK;
+RESET ROLE;
+
+\echo '5. The last admin cannot be removed:'
 SELECT remove_member(o.id, w.id) FROM organizations o, who w
 WHERE o.slug = 'acme' AND w.email = 'alice@acme.test';

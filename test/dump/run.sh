@@ -16,7 +16,7 @@ notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
 psql_q() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-echo "1..7"
+echo "1..8"
 "$bin/dropdb" --if-exists dump_src >/dev/null 2>&1
 "$bin/dropdb" --if-exists dump_dst >/dev/null 2>&1
 "$bin/createdb" dump_src && "$bin/createdb" dump_dst
@@ -51,6 +51,7 @@ role_assignments|true
 actions|NOT builtin
 resource_types|NOT builtin
 invitations|true
+protected_tables|true
 TABLES
 }
 contents dump_src >"$work/tables_src.txt"
@@ -60,6 +61,12 @@ check "every table's contents are the same after the restore" \
 
 check "built-in roles are not duplicated by the restore" \
     "[ \"\$(psql_q -At -d dump_dst -c 'SELECT count(*) FROM tenancy.roles WHERE org_id IS NULL')\" = 7 ]"
+
+# The protected table keeps its policies and its isolation.
+src_rows=$(psql_q -At -d dump_src -f "$here/isolation.sql")
+dst_rows=$(psql_q -At -d dump_dst -f "$here/isolation.sql" 2>&1)
+check "the protected table shows bob the same rows after the restore ($dst_rows)" \
+    "[ -n '$dst_rows' ] && [ '$src_rows' = '$dst_rows' ]"
 
 check "the restored hierarchy is managed as before" \
     "psql_q -d dump_dst -c \"SELECT tenancy.create_tenant(id, 'qa') FROM tenancy.organizations WHERE slug = 'acme'\" >/dev/null 2>&1"
