@@ -67,6 +67,7 @@ FROM pg_policy p WHERE polrelid = 'tickets'::regclass;
 SELECT count(*) AS catalog_rows FROM tenancy.protected_tables;
 
 -- Refusals.
+SELECT tenancy.unregister_resource_type('ticket');
 SELECT tenancy.protect('tickets', tenant_column => 'title');
 SELECT tenancy.protect('tickets', resource_type => 'tickets2');
 CREATE VIEW ticket_view AS SELECT * FROM tickets;

@@ -225,109 +225,100 @@ $$;
 
 -- Registries -----------------------------------------------------------------
 
-CREATE FUNCTION tenancy.register_action(name text, description text DEFAULT NULL)
+-- Actions and resource types are kept alike; these two helpers serve both.
+-- registry is tenancy.actions or tenancy.resource_types, what names it in
+-- messages, and part says which side of "type:action" the names are on.
+CREATE FUNCTION tenancy._registry_add(registry regclass, what text, name text,
+                                      description text)
 RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
+DECLARE
+    added integer;
 BEGIN
-    PERFORM tenancy._not_null(register_action.name, 'action name');
-    IF register_action.name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid action name "%"', register_action.name
+    PERFORM tenancy._not_null(name, what || ' name');
+    IF name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid % name "%"', what, name
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'An action name is 1 to 63 lower-case letters, digits and underscores, and does not start with a digit.';
+                  DETAIL = format('A %s name is 1 to 63 lower-case letters, digits and underscores, and does not start with a digit.', what);
     END IF;
-    INSERT INTO tenancy.actions (name, description)
-    VALUES (register_action.name, register_action.description)
-    ON CONFLICT (name) DO NOTHING;
-    RETURN FOUND;
+    EXECUTE format('INSERT INTO %s (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING',
+                   registry)
+        USING name, description;
+    GET DIAGNOSTICS added = ROW_COUNT;
+    RETURN added > 0;
 END
 $$;
+
+CREATE FUNCTION tenancy._registry_remove(registry regclass, what text, part integer,
+                                         name text)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    builtin boolean;
+    user_role text;     -- also the protected table that uses a type
+BEGIN
+    PERFORM tenancy._not_null(name, what || ' name');
+    EXECUTE format('SELECT builtin FROM %s WHERE name = $1', registry) INTO builtin USING name;
+    IF builtin IS NULL THEN
+        RAISE EXCEPTION '% "%" is not registered', what, name
+            USING ERRCODE = 'foreign_key_violation';
+    ELSIF builtin THEN
+        RAISE EXCEPTION 'built-in % "%" cannot be unregistered', what, name
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT r.name INTO user_role FROM tenancy.roles r
+    WHERE EXISTS (SELECT 1 FROM tenancy.permset_elements(r.permissions) e
+                  WHERE split_part(e, ':', part) = _registry_remove.name)
+    ORDER BY r.name LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot unregister % "%" because role "%" uses it', what, name, user_role
+            USING ERRCODE = 'dependent_objects_still_exist';
+    END IF;
+    SELECT p.relid::text INTO user_role FROM tenancy.protected_tables p
+    WHERE registry = 'tenancy.resource_types'::regclass AND p.resource_type = _registry_remove.name
+    ORDER BY 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot unregister % "%" because table % is protected with it', what, name, user_role
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = 'Call tenancy.unprotect() first.';
+    END IF;
+    EXECUTE format('DELETE FROM %s WHERE name = $1', registry) USING name;
+END
+$$;
+
+CREATE FUNCTION tenancy.register_action(name text, description text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT tenancy._registry_add('tenancy.actions', 'action', name, description) $$;
 COMMENT ON FUNCTION tenancy.register_action(text, text) IS
     'Registers an action; returns false when it was registered already.';
 
 CREATE FUNCTION tenancy.register_resource_type(name text, description text DEFAULT NULL)
 RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    PERFORM tenancy._not_null(register_resource_type.name, 'resource type name');
-    IF register_resource_type.name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid resource type name "%"', register_resource_type.name
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A resource type name is 1 to 63 lower-case letters, digits and underscores, and does not start with a digit.';
-    END IF;
-    INSERT INTO tenancy.resource_types (name, description)
-    VALUES (register_resource_type.name, register_resource_type.description)
-    ON CONFLICT (name) DO NOTHING;
-    RETURN FOUND;
-END
-$$;
+AS $$ SELECT tenancy._registry_add('tenancy.resource_types', 'resource type', name, description) $$;
 COMMENT ON FUNCTION tenancy.register_resource_type(text, text) IS
     'Registers a resource type; returns false when it was registered already.';
 
 CREATE FUNCTION tenancy.unregister_action(name text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-    a tenancy.actions;
-    user_role text;
-BEGIN
-    PERFORM tenancy._not_null(unregister_action.name, 'action name');
-    SELECT * INTO a FROM tenancy.actions WHERE name = unregister_action.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'action "%" is not registered', unregister_action.name
-            USING ERRCODE = 'foreign_key_violation';
-    ELSIF a.builtin THEN
-        RAISE EXCEPTION 'built-in action "%" cannot be unregistered', a.name
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    SELECT r.name INTO user_role FROM tenancy.roles r
-    WHERE EXISTS (SELECT 1 FROM tenancy.permset_elements(r.permissions) e
-                  WHERE split_part(e, ':', 2) = a.name)
-    ORDER BY r.name LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'cannot unregister action "%" because role "%" uses it', a.name, user_role
-            USING ERRCODE = 'dependent_objects_still_exist';
-    END IF;
-    DELETE FROM tenancy.actions WHERE name = a.name;
-END
-$$;
+AS $$ SELECT tenancy._registry_remove('tenancy.actions', 'action', 2, name) $$;
+COMMENT ON FUNCTION tenancy.unregister_action(text) IS
+    'Unregisters an action that no role uses.';
 
 CREATE FUNCTION tenancy.unregister_resource_type(name text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-    t tenancy.resource_types;
-    user_role text;
-BEGIN
-    PERFORM tenancy._not_null(unregister_resource_type.name, 'resource type name');
-    SELECT * INTO t FROM tenancy.resource_types WHERE name = unregister_resource_type.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'resource type "%" is not registered', unregister_resource_type.name
-            USING ERRCODE = 'foreign_key_violation';
-    ELSIF t.builtin THEN
-        RAISE EXCEPTION 'built-in resource type "%" cannot be unregistered', t.name
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    SELECT r.name INTO user_role FROM tenancy.roles r
-    WHERE EXISTS (SELECT 1 FROM tenancy.permset_elements(r.permissions) e
-                  WHERE split_part(e, ':', 1) = t.name)
-    ORDER BY r.name LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'cannot unregister resource type "%" because role "%" uses it', t.name, user_role
-            USING ERRCODE = 'dependent_objects_still_exist';
-    END IF;
-    DELETE FROM tenancy.resource_types WHERE name = t.name;
-END
-$$;
+AS $$ SELECT tenancy._registry_remove('tenancy.resource_types', 'resource type', 1, name) $$;
+COMMENT ON FUNCTION tenancy.unregister_resource_type(text) IS
+    'Unregisters a resource type that no role and no protected table uses.';
 
 -- Organizations --------------------------------------------------------------
 
