@@ -121,6 +121,7 @@ static HTAB *registry = NULL;
 static dlist_head lru = DLIST_STATIC_INIT(lru);
 static Size cache_bytes = 0;
 static long cache_entries = 0;
+static uint64 cache_epoch = 1;	/* bumped at every reset */
 
 /* Invalidation state (written by the callback). */
 static Oid	channel_relid = InvalidOid;
@@ -150,6 +151,7 @@ cache_reset(void)
 	cache_bytes = 0;
 	cache_entries = 0;
 	reset_pending = false;
+	cache_epoch++;
 }
 
 static HTAB *
@@ -193,7 +195,22 @@ cache_prepare(void)
 	}
 }
 
+static bool snapshot_is_current(Snapshot snapshot);
+
+uint64
+tenancy_cache_epoch(void)
+{
+	cache_prepare();
+	return cache_epoch;
+}
+
 /* Was the snapshot taken after the last invalidation's change completed? */
+bool
+tenancy_cache_may_keep(Snapshot snapshot)
+{
+	return snapshot_is_current(snapshot);
+}
+
 static bool
 snapshot_is_current(Snapshot snapshot)
 {
@@ -287,7 +304,8 @@ link_entry(EntryHeader *h, char kind, Size bytes, TimestampTz valid_until)
 /* Permission sets ---------------------------------------------------------- */
 
 PermSet *
-tenancy_cache_get_permset(const pg_uuid_t *user, const pg_uuid_t *tenant)
+tenancy_cache_get_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
+						  TimestampTz *valid_until)
 {
 	PermsetKey	key;
 	PermsetEntry *e;
@@ -303,6 +321,7 @@ tenancy_cache_get_permset(const pg_uuid_t *user, const pg_uuid_t *tenant)
 		return NULL;
 	}
 	stat_hits++;
+	*valid_until = e->h.valid_until;
 	copy = palloc(VARSIZE(e->permset));
 	memcpy(copy, e->permset, VARSIZE(e->permset));
 	return copy;

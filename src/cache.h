@@ -23,7 +23,8 @@ extern void tenancy_cache_init(void);
  * (DT_NOEND for never).
  */
 extern PermSet *tenancy_cache_get_permset(const pg_uuid_t *user,
-										  const pg_uuid_t *tenant);
+										  const pg_uuid_t *tenant,
+										  TimestampTz *valid_until);
 extern void tenancy_cache_put_permset(const pg_uuid_t *user,
 									  const pg_uuid_t *tenant,
 									  const PermSet *ps,
@@ -38,6 +39,14 @@ extern void tenancy_cache_put_tenants(const pg_uuid_t *user,
 									  const pg_uuid_t *tenants, int n,
 									  TimestampTz valid_until,
 									  Snapshot snapshot);
+
+/*
+ * For memos kept outside the cache: the epoch changes whenever the cache is
+ * emptied (after accepting pending invalidations), and a value computed under
+ * a snapshot may be kept only if tenancy_cache_may_keep() says so.
+ */
+extern uint64 tenancy_cache_epoch(void);
+extern bool tenancy_cache_may_keep(Snapshot snapshot);
 
 /* Registry verdicts: kind is 'a' (action) or 't' (resource type). */
 extern int	tenancy_cache_get_registered(char kind, const char *name, int len);

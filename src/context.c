@@ -42,6 +42,7 @@
 
 typedef struct ContextExtra
 {
+	uint64		serial;			/* distinct for every value ever checked */
 	bool		set;			/* false for the empty value */
 	bool		is_signed;		/* established by a verified token */
 	uint64		generation;		/* transaction generation it belongs to */
@@ -59,6 +60,9 @@ static ContextExtra *current_extra = NULL;
 
 /* Bumped at every top-level transaction end. */
 static uint64 generation = 0;
+
+/* Numbers the values the check hook accepts. */
+static uint64 last_serial = 0;
 
 /* Whether cached plans carry the current-tenant restriction. */
 static bool tenant_plans_exist = false;
@@ -220,6 +224,7 @@ check_context(char **newval, void **extra, GucSource source)
 		}
 	}
 
+	result.serial = ++last_serial;
 	copy = PT_GUC_MALLOC(sizeof(ContextExtra));
 	if (copy == NULL)
 	{
@@ -291,10 +296,10 @@ tenancy_context_get(TenancyContext *ctx)
 	return true;
 }
 
-const void *
+uint64
 tenancy_context_identity(void)
 {
-	return current_extra;
+	return current_extra ? current_extra->serial : 0;
 }
 
 void

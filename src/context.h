@@ -26,8 +26,11 @@ extern void tenancy_context_init(void);
  */
 extern bool tenancy_context_get(TenancyContext *ctx);
 
-/* Identity of the context value in force, for per-statement caches. */
-extern const void *tenancy_context_identity(void);
+/*
+ * Identity of the context value in force, for memos of answers: a number no
+ * other value of the setting has had in this backend.
+ */
+extern uint64 tenancy_context_identity(void);
 
 /* Plans were built with the current-tenant restriction (see policy.c). */
 extern void tenancy_context_note_tenant_plans(void);

@@ -45,6 +45,7 @@
 #include "fmgr.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
@@ -55,8 +56,11 @@
 #include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "cache.h"
 #include "catalog.h"
 #include "context.h"
 #include "permset.h"
@@ -66,7 +70,7 @@
 /* Per-call-site memo of a policy function's answer for one statement. */
 typedef struct PolicyMemo
 {
-	const void *context;		/* tenancy_context_identity() it was made for */
+	uint64		context;		/* tenancy_context_identity() it was made for */
 	char	   *permission;
 	Datum		result;
 	bool		isnull;
@@ -195,23 +199,83 @@ tenancy_writable_tenants(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(tenants_for_policy(fcinfo, true));
 }
 
+/*
+ * The last answer of context_tenant(), kept across statements: a point
+ * lookup by id evaluates the function once per statement, and the work of
+ * answering (parsing and checking the permission, finding the cached
+ * permission set) would otherwise be a noticeable part of such a statement.
+ * It stands for as long as the context, the cache's content (its epoch) and
+ * the permission set's expiry do.
+ */
+static struct
+{
+	bool		valid;
+	uint64		context;
+	uint64		epoch;
+	TimestampTz valid_until;
+	bool		allowed;
+	pg_uuid_t	tenant;
+	char		permission[2 * PERMSET_NAME_MAX + 2];
+} last_answer;
+
+static bool
+context_tenant_answer(const char *permission, pg_uuid_t *tenant)
+{
+	TenancyContext ctx;
+	PermEntry	e;
+	uint64		epoch;
+	TimestampTz valid_until = DT_NOEND;
+	bool		allowed;
+
+	if (!tenancy_context_get(&ctx) || !ctx.has_tenant)
+	{
+		parse_checked(permission, &e);
+		return false;
+	}
+	/* Read first: an invalidation while answering makes the answer stale. */
+	epoch = tenancy_cache_epoch();
+	if (last_answer.valid && last_answer.context == tenancy_context_identity() &&
+		last_answer.epoch == epoch &&
+		GetCurrentStatementStartTimestamp() < last_answer.valid_until &&
+		strcmp(last_answer.permission, permission) == 0)
+	{
+		*tenant = last_answer.tenant;
+		return last_answer.allowed;
+	}
+
+	parse_checked(permission, &e);
+	allowed = permset_allows(tenancy_resolve_until(&ctx.user, &ctx.tenant,
+												   &valid_until), &e);
+	last_answer.valid = false;
+	if (strlen(permission) < sizeof(last_answer.permission) &&
+		ActiveSnapshotSet() && tenancy_cache_may_keep(GetActiveSnapshot()))
+	{
+		last_answer.valid = true;
+		last_answer.context = tenancy_context_identity();
+		last_answer.epoch = epoch;
+		last_answer.valid_until = valid_until;
+		last_answer.allowed = allowed;
+		last_answer.tenant = ctx.tenant;
+		strcpy(last_answer.permission, permission);
+	}
+	*tenant = ctx.tenant;
+	return allowed;
+}
+
 /* tenancy.context_tenant(permission text) returns uuid */
 Datum
 tenancy_context_tenant(PG_FUNCTION_ARGS)
 {
 	char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	PolicyMemo *memo = memo_lookup(fcinfo, permission);
-	TenancyContext ctx;
-	PermEntry	e;
+	pg_uuid_t	tenant;
 	bool		allowed;
 
 	if (memo == NULL)
 	{
-		parse_checked(permission, &e);
-		allowed = tenancy_context_get(&ctx) && ctx.has_tenant &&
-			permset_allows(tenancy_resolve(&ctx.user, &ctx.tenant), &e);
+		allowed = context_tenant_answer(permission, &tenant);
 		memo = memo_store(fcinfo, permission,
-						  allowed ? UUIDPGetDatum(&ctx.tenant) : (Datum) 0,
+						  allowed ? UUIDPGetDatum(&tenant) : (Datum) 0,
 						  !allowed, UUID_LEN, false);
 	}
 	if (memo->isnull)

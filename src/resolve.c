@@ -395,6 +395,15 @@ read_end(bool pushed)
 PermSet *
 tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant)
 {
+	TimestampTz valid_until;
+
+	return tenancy_resolve_until(user, tenant, &valid_until);
+}
+
+PermSet *
+tenancy_resolve_until(const pg_uuid_t *user, const pg_uuid_t *tenant,
+					  TimestampTz *valid_until_out)
+{
 	MemoryContext work;
 	MemoryContext caller = CurrentMemoryContext;
 	PermSet    *result;
@@ -402,7 +411,7 @@ tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant)
 	TimestampTz valid_until;
 	bool		pushed;
 
-	result = tenancy_cache_get_permset(user, tenant);
+	result = tenancy_cache_get_permset(user, tenant, valid_until_out);
 	if (result != NULL)
 		return result;
 
@@ -420,6 +429,7 @@ tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant)
 	tenancy_cache_put_permset(user, tenant, copy, valid_until,
 							  GetActiveSnapshot());
 	read_end(pushed);
+	*valid_until_out = valid_until;
 	return copy;
 }
 

@@ -13,6 +13,11 @@
 /* The user's permission set on the tenant; empty when anything is unknown. */
 extern PermSet *tenancy_resolve(const pg_uuid_t *user, const pg_uuid_t *tenant);
 
+/* The same, and until when the answer holds (the earliest expiry counted). */
+extern PermSet *tenancy_resolve_until(const pg_uuid_t *user,
+									  const pg_uuid_t *tenant,
+									  TimestampTz *valid_until);
+
 /*
  * The tenants where the user holds the permission, sorted and without
  * duplicates, palloc'd; returns how many.
