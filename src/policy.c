@@ -91,6 +91,10 @@ memo_lookup(FunctionCallInfo fcinfo, const char *permission)
 	return NULL;
 }
 
+/*
+ * Replacing an answer (the context changed during the statement) leaves the
+ * old one in fn_mcxt until the statement ends: a caller may still hold it.
+ */
 static PolicyMemo *
 memo_store(FunctionCallInfo fcinfo, const char *permission, Datum result,
 		   bool isnull, int16 typlen, bool typbyval)
@@ -169,7 +173,6 @@ tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
 					 errdetail("Writing to a protected table needs \"%s\" in the current context.",
 							   permission),
 					 errhint("Call tenancy.set_context() in this transaction first.")));
-		ctx.has_tenant = false;
 		memo = memo_store(fcinfo, permission,
 						  PointerGetDatum(construct_empty_array(UUIDOID)),
 						  false, -1, false);
