@@ -12,7 +12,8 @@
 #
 # Environment: ROUNDS (default 5), SECONDS_PER_RUN (default 3),
 # PROTOCOL (prepared or simple; default prepared), KEEP=1 to keep the cluster,
-# SKIP_COMMON=1 to leave out the (slow) common-practice runs.
+# SKIP_COMMON=1 to leave out the (slow) common-practice runs, QUERIES to run
+# some of "point page aggregate cross_tenant".
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
@@ -80,7 +81,7 @@ COMMON[cross_tenant]="SELECT * FROM items_common ORDER BY created_at DESC LIMIT 
 CTX[cross_tenant]="SELECT tenancy.set_context('$TEN');"
 CTX_COMMON[cross_tenant]="SELECT set_config('app.user_id', '$TEN', true);"
 
-QUERIES="point page aggregate cross_tenant"
+QUERIES=${QUERIES:-"point page aggregate cross_tenant"}
 
 # run_pgbench SCRIPT SECONDS-OR-TRANSACTIONS -> per-statement latency (ms) of
 # the query line (the fourth statement of the script)

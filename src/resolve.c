@@ -24,6 +24,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -42,6 +43,9 @@
 /* Called for each tuple an index scan returns; false stops the scan. */
 typedef bool (*TupleVisitor) (HeapTuple tuple, TupleDesc desc, void *arg);
 
+/* Tables and indexes one resolution may read: a few of each. */
+#define MAX_OPEN_RELS	16
+
 typedef struct ResolveState
 {
 	const TenancyCatalog *cat;
@@ -54,6 +58,10 @@ typedef struct ResolveState
 	List	   *teams;			/* pg_uuid_t * of the user's teams */
 	List	   *roles;			/* pg_uuid_t * of the roles that apply */
 	PermSetBuilder builder;
+	/* Relations opened so far, kept open until resolve_end(). */
+	int			nopen;
+	Oid			open_relids[MAX_OPEN_RELS];
+	Relation	open_rels[MAX_OPEN_RELS];
 } ResolveState;
 
 static pg_uuid_t org_admin_role;
@@ -128,22 +136,61 @@ expired(HeapTuple tuple, TupleDesc desc, AttrNumber attno, ResolveState *st)
 	return false;
 }
 
+/*
+ * A table or index, opened once per resolution: a resolution reads some of
+ * them several times (an assignment index once per team), and opening and
+ * locking them again each time was a sizeable part of a cache miss.
+ */
+static Relation
+open_rel(ResolveState *st, Oid relid, bool is_index)
+{
+	int			i;
+	Relation	rel;
+
+	for (i = 0; i < st->nopen; i++)
+		if (st->open_relids[i] == relid)
+			return st->open_rels[i];
+	if (st->nopen >= MAX_OPEN_RELS)
+		elog(ERROR, "pg_tenancy opened too many relations in one resolution");
+	rel = is_index ? index_open(relid, AccessShareLock) :
+		table_open(relid, AccessShareLock);
+	st->open_relids[st->nopen] = relid;
+	st->open_rels[st->nopen] = rel;
+	st->nopen++;
+	return rel;
+}
+
 static void
-scan_index(Snapshot snapshot, Oid relid, Oid indexid,
+resolve_end(ResolveState *st)
+{
+	int			i;
+
+	for (i = st->nopen - 1; i >= 0; i--)
+	{
+		if (st->open_rels[i]->rd_rel->relkind == RELKIND_INDEX)
+			index_close(st->open_rels[i], AccessShareLock);
+		else
+			table_close(st->open_rels[i], AccessShareLock);
+	}
+	st->nopen = 0;
+}
+
+static void
+scan_index(ResolveState *st, Oid relid, Oid indexid,
 		   ScanKey keys, int nkeys, TupleVisitor visit, void *arg)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
+	Relation	rel = open_rel(st, relid, false);
+	Relation	index = open_rel(st, indexid, true);
 	SysScanDesc scan;
 	HeapTuple	tuple;
 
-	scan = systable_beginscan(rel, indexid, true, snapshot, nkeys, keys);
-	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	scan = systable_beginscan_ordered(rel, index, st->snapshot, nkeys, keys);
+	while (HeapTupleIsValid(tuple = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
 		if (!visit(tuple, RelationGetDescr(rel), arg))
 			break;
 	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	systable_endscan_ordered(scan);
 }
 
 /* Visitors ---------------------------------------------------------------- */
@@ -291,6 +338,7 @@ resolve_in_context(const pg_uuid_t *user, const pg_uuid_t *tenant,
 
 	resolve_begin(&st);
 	result = resolve_rules(&st, user, tenant);
+	resolve_end(&st);
 	*valid_until = st.valid_until;
 	return result;
 }
@@ -303,7 +351,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 
 	/* The tenant's organization. */
 	uuid_key(&keys[0], Anum_tenants_id, tenant);
-	scan_index(st->snapshot, st->cat->tenants, st->cat->tenants_pkey,
+	scan_index(st, st->cat->tenants, st->cat->tenants_pkey,
 			   keys, 1, visit_tenant, st);
 	if (!st->found)
 		return permset_empty();
@@ -311,7 +359,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	/* An active user ... */
 	st->found = false;
 	uuid_key(&keys[0], Anum_users_id, user);
-	scan_index(st->snapshot, st->cat->users, st->cat->users_pkey,
+	scan_index(st, st->cat->users, st->cat->users_pkey,
 			   keys, 1, visit_user, st);
 	if (!st->found)
 		return permset_empty();
@@ -320,7 +368,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	st->found = false;
 	uuid_key(&keys[0], Anum_memberships_org_id, &st->org);
 	uuid_key(&keys[1], Anum_memberships_user_id, user);
-	scan_index(st->snapshot, st->cat->memberships, st->cat->memberships_pkey,
+	scan_index(st, st->cat->memberships, st->cat->memberships_pkey,
 			   keys, 2, visit_membership, st);
 	if (!st->found)
 		return permset_empty();
@@ -330,7 +378,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	/* The user's teams in the organization. */
 	uuid_key(&keys[0], Anum_team_members_org_id, &st->org);
 	uuid_key(&keys[1], Anum_team_members_user_id, user);
-	scan_index(st->snapshot, st->cat->team_members, st->cat->team_members_user_idx,
+	scan_index(st, st->cat->team_members, st->cat->team_members_user_idx,
 			   keys, 2, visit_team_member, st);
 
 	/* Rule 1 through a team: the team holds organization admin. */
@@ -338,7 +386,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	{
 		uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(lc));
 		null_key(&keys[1], Anum_role_assignments_tenant_id);
-		scan_index(st->snapshot, st->cat->role_assignments,
+		scan_index(st, st->cat->role_assignments,
 				   st->cat->role_assignments_team_idx,
 				   keys, 2, visit_team_org_assignment, st);
 		if (st->org_admin)
@@ -348,7 +396,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	/* Rule 2: roles assigned to the user on the tenant. */
 	uuid_key(&keys[0], Anum_role_assignments_user_id, user);
 	uuid_key(&keys[1], Anum_role_assignments_tenant_id, tenant);
-	scan_index(st->snapshot, st->cat->role_assignments,
+	scan_index(st, st->cat->role_assignments,
 			   st->cat->role_assignments_user_idx,
 			   keys, 2, visit_tenant_assignment, st);
 
@@ -357,7 +405,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	{
 		uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(lc));
 		uuid_key(&keys[1], Anum_role_assignments_tenant_id, tenant);
-		scan_index(st->snapshot, st->cat->role_assignments,
+		scan_index(st, st->cat->role_assignments,
 				   st->cat->role_assignments_team_idx,
 				   keys, 2, visit_tenant_assignment, st);
 	}
@@ -366,7 +414,7 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	foreach(lc, st->roles)
 	{
 		uuid_key(&keys[0], Anum_roles_id, lfirst(lc));
-		scan_index(st->snapshot, st->cat->roles, st->cat->roles_pkey,
+		scan_index(st, st->cat->roles, st->cat->roles_pkey,
 				   keys, 1, visit_role, st);
 	}
 	return permset_builder_finish(&st->builder);
@@ -532,7 +580,7 @@ role_allows(LookupState *ls, const pg_uuid_t *role)
 
 	permset_builder_init(&ls->base.builder);
 	uuid_key(&key, Anum_roles_id, role);
-	scan_index(ls->base.snapshot, ls->base.cat->roles, ls->base.cat->roles_pkey,
+	scan_index(&ls->base, ls->base.cat->roles, ls->base.cat->roles_pkey,
 			   &key, 1, visit_role, &ls->base);
 	ps = permset_builder_finish(&ls->base.builder);
 
@@ -572,7 +620,7 @@ user_is_active(ResolveState *st, const pg_uuid_t *user)
 
 	st->found = false;
 	uuid_key(&key, Anum_users_id, user);
-	scan_index(st->snapshot, st->cat->users, st->cat->users_pkey,
+	scan_index(st, st->cat->users, st->cat->users_pkey,
 			   &key, 1, visit_user, st);
 	return st->found;
 }
@@ -597,7 +645,7 @@ collect_memberships(LookupState *ls, const pg_uuid_t *user)
 	ListCell   *lc;
 
 	uuid_key(&keys[0], Anum_memberships_user_id, user);
-	scan_index(st->snapshot, st->cat->memberships, st->cat->memberships_user_idx,
+	scan_index(st, st->cat->memberships, st->cat->memberships_user_idx,
 			   keys, 1, visit_user_membership, ls);
 
 	foreach(lc, ls->orgs)
@@ -608,7 +656,7 @@ collect_memberships(LookupState *ls, const pg_uuid_t *user)
 		st->teams = NIL;
 		uuid_key(&keys[0], Anum_team_members_org_id, &mo->org);
 		uuid_key(&keys[1], Anum_team_members_user_id, user);
-		scan_index(st->snapshot, st->cat->team_members,
+		scan_index(st, st->cat->team_members,
 				   st->cat->team_members_user_idx,
 				   keys, 2, visit_team_member, st);
 		mo->teams = st->teams;
@@ -620,7 +668,7 @@ collect_memberships(LookupState *ls, const pg_uuid_t *user)
 			st->org_admin = false;
 			uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(tc));
 			null_key(&keys[1], Anum_role_assignments_tenant_id);
-			scan_index(st->snapshot, st->cat->role_assignments,
+			scan_index(st, st->cat->role_assignments,
 					   st->cat->role_assignments_team_idx,
 					   keys, 2, visit_team_org_assignment, st);
 			mo->admin = st->org_admin;
@@ -644,7 +692,10 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 	lookup_begin(&ls, perm);
 	*valid_until = DT_NOEND;
 	if (!user_is_active(st, user))
+	{
+		resolve_end(st);
 		return 0;
+	}
 	collect_memberships(&ls, user);
 
 	foreach(lc, ls.orgs)
@@ -656,7 +707,7 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 		{
 			/* Rule 1: every tenant of the organization, whatever is asked. */
 			uuid_key(&keys[0], Anum_tenants_org_id, &mo->org);
-			scan_index(st->snapshot, st->cat->tenants,
+			scan_index(st, st->cat->tenants,
 					   st->cat->tenants_org_slug_key,
 					   keys, 1, visit_org_tenant, &ls);
 			continue;
@@ -665,7 +716,7 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 		foreach(tc, mo->teams)
 		{
 			uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(tc));
-			scan_index(st->snapshot, st->cat->role_assignments,
+			scan_index(st, st->cat->role_assignments,
 					   st->cat->role_assignments_team_idx,
 					   keys, 1, visit_tenant_grant, &ls);
 		}
@@ -673,7 +724,7 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 
 	/* Rule 2: the user's own tenant assignments. */
 	uuid_key(&keys[0], Anum_role_assignments_user_id, user);
-	scan_index(st->snapshot, st->cat->role_assignments,
+	scan_index(st, st->cat->role_assignments,
 			   st->cat->role_assignments_user_idx,
 			   keys, 1, visit_tenant_grant, &ls);
 
@@ -688,6 +739,7 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 	}
 
 	*valid_until = st->valid_until;
+	resolve_end(st);
 	if (ls.tenants == NIL)
 		return 0;
 	out = palloc(sizeof(pg_uuid_t) * list_length(ls.tenants));
@@ -750,6 +802,7 @@ tenancy_user_is_member(const pg_uuid_t *user)
 		collect_memberships(&ls, user);
 		result = (ls.orgs != NIL);
 	}
+	resolve_end(&ls.base);
 	read_end(pushed);
 	return result;
 }
@@ -769,10 +822,12 @@ registry_has(char kind, Oid relid, Oid indexid, const char *name, int len)
 
 	pushed = read_begin();
 	memset(&st, 0, sizeof(st));
+	st.snapshot = GetActiveSnapshot();
 	ScanKeyEntryInitialize(&key, 0, Anum_registry_name, BTEqualStrategyNumber,
 						   InvalidOid, DEFAULT_COLLATION_OID, F_TEXTEQ,
 						   PointerGetDatum(cstring_to_text_with_len(name, len)));
-	scan_index(GetActiveSnapshot(), relid, indexid, &key, 1, visit_exists, &st);
+	scan_index(&st, relid, indexid, &key, 1, visit_exists, &st);
+	resolve_end(&st);
 	tenancy_cache_put_registered(kind, name, len, st.found, GetActiveSnapshot());
 	read_end(pushed);
 	return st.found;
