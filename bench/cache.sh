@@ -30,7 +30,7 @@ build_and_install
 WORK=$(mktemp -d /tmp/pg_tenancy_cachebench.XXXXXX)
 chmod 755 "$WORK"
 if [ -z "${KEEP:-}" ]; then
-    trap 'kill $(jobs -p) 2>/dev/null; stop_cluster "$WORK"; rm -rf "$WORK"' EXIT
+    trap 'kill $(jobs -p) 2>/dev/null || true; stop_cluster "$WORK"; rm -rf "$WORK"' EXIT
 fi
 start_cluster "$WORK"
 "$PG_BIN/psql" -X -q -d postgres -c "ALTER SYSTEM SET shared_buffers = '2GB'" \
@@ -84,7 +84,7 @@ SELECT 'sql_us ' || pg_temp.median_ms('SELECT count(*) FROM pairs WHERE n <= 200
 SELECT 'pairs ' || count(*) FROM pairs;
 SELECT 'granted ' || count(*) FILTER (WHERE tenancy.has_permission(u, t, 'doc:read')) FROM pairs;
 -- The cap under a working set larger than it.
-SET tenancy.cache_size = '512kB';
+SET tenancy.cache_size = '64kB';
 SELECT tenancy.cache_reset();
 SELECT count(*) FROM pairs WHERE tenancy.has_permission(u, t, 'doc:read') \g /dev/null
 SELECT 'capped_capacity ' || capacity, 'capped_bytes ' || bytes, 'capped_memory ' || memory,
