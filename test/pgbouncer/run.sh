@@ -225,8 +225,10 @@ $PID
 $READ
 INSERT INTO public.documents (tenant_id, body) VALUES ('$TB', 'b2');
 \\echo insert=:SQLSTATE
+SAVEPOINT s;
 INSERT INTO public.documents (tenant_id, body) VALUES ('$TA', 'planted by B');
 \\echo insert_into_a=:SQLSTATE
+ROLLBACK TO SAVEPOINT s;
 COMMIT;"
 check "B with its own context sees only its tenant, writes there and not into A's" \
     "[ '$(val rows)' = 'b1' ] && [ '$(val of_a)' = 0 ] && [ '$(val insert)' = 00000 ] &&
