@@ -979,11 +979,22 @@ BEGIN
         RETURN FOUND;
     END IF;
 
-    DELETE FROM tenancy.role_assignments
-    WHERE role_id = r.id
-      AND tenant_id IS NOT DISTINCT FROM revoke_role.tenant
-      AND user_id IS NOT DISTINCT FROM revoke_role.user_id
-      AND team_id IS NOT DISTINCT FROM revoke_role.team_id;
+    -- Equalities, not IS NOT DISTINCT FROM, so that the principal's index
+    -- finds the row: with millions of assignments, a revoke must not scan
+    -- every holder of the role.
+    IF revoke_role.user_id IS NOT NULL THEN
+        DELETE FROM tenancy.role_assignments
+        WHERE user_id = revoke_role.user_id AND tenant_id = revoke_role.tenant
+          AND role_id = r.id;
+    ELSIF revoke_role.tenant IS NOT NULL THEN
+        DELETE FROM tenancy.role_assignments
+        WHERE team_id = revoke_role.team_id AND tenant_id = revoke_role.tenant
+          AND role_id = r.id;
+    ELSE
+        DELETE FROM tenancy.role_assignments
+        WHERE team_id = revoke_role.team_id AND tenant_id IS NULL
+          AND role_id = r.id;
+    END IF;
     RETURN FOUND;
 END
 $$;
