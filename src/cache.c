@@ -195,8 +195,6 @@ cache_prepare(void)
 	}
 }
 
-static bool snapshot_is_current(Snapshot snapshot);
-
 uint64
 tenancy_cache_epoch(void)
 {
@@ -207,12 +205,6 @@ tenancy_cache_epoch(void)
 /* Was the snapshot taken after the last invalidation's change completed? */
 bool
 tenancy_cache_may_keep(Snapshot snapshot)
-{
-	return snapshot_is_current(snapshot);
-}
-
-static bool
-snapshot_is_current(Snapshot snapshot)
 {
 	if (completions_at_inval == 0)
 		return true;
@@ -338,7 +330,7 @@ tenancy_cache_put_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	Size		bytes = sizeof(PermsetEntry) + VARSIZE(ps) + ENTRY_OVERHEAD;
 
 	cache_prepare();
-	if (!snapshot_is_current(snapshot))
+	if (!tenancy_cache_may_keep(snapshot))
 		return;
 	key.user = *user;
 	key.tenant = *tenant;
@@ -401,7 +393,7 @@ tenancy_cache_put_tenants(const pg_uuid_t *user, const PermEntry *perm,
 	Size		bytes = sizeof(TenantsEntry) + sizeof(pg_uuid_t) * n + ENTRY_OVERHEAD;
 
 	cache_prepare();
-	if (!snapshot_is_current(snapshot))
+	if (!tenancy_cache_may_keep(snapshot))
 		return;
 	tenants_key(&key, user, perm);
 	e = hash_search(tenant_lists, &key, HASH_FIND, NULL);
@@ -458,7 +450,7 @@ tenancy_cache_put_registered(char kind, const char *name, int len,
 	Size		bytes = sizeof(RegistryEntry) + ENTRY_OVERHEAD;
 
 	cache_prepare();
-	if (!snapshot_is_current(snapshot))
+	if (!tenancy_cache_may_keep(snapshot))
 		return;
 	registry_key(&key, kind, name, len);
 	e = hash_search(registry, &key, HASH_FIND, NULL);

@@ -25,11 +25,7 @@
 --
 -- Run:  pg_prove -d DB test/model/model.sql   (DB has CREATE EXTENSION pgtap)
 -- ---------------------------------------------------------------------------
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir ../pgtap/psql.psql
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
@@ -726,35 +722,12 @@ SELECT diag(pg_temp.m_setup());
 
 -- The random walk, with a comparison after every batch -----------------------
 
-SELECT diag(pg_temp.m_run(500));
-SELECT is(pg_temp.m_compare(1), 0::bigint, 'checkpoint 1: has_permission() agrees with the reference on every triple');
-SELECT is(pg_temp.m_compare_sets(1), 0::bigint, 'checkpoint 1: permissions() agrees with the reference on every pair');
-SELECT diag(pg_temp.m_summary(1));
-SELECT diag(m) FROM pg_temp.m_mismatches(1) m;
-
-SELECT diag(pg_temp.m_run(500));
-SELECT is(pg_temp.m_compare(2), 0::bigint, 'checkpoint 2: has_permission() agrees with the reference on every triple');
-SELECT is(pg_temp.m_compare_sets(2), 0::bigint, 'checkpoint 2: permissions() agrees with the reference on every pair');
-SELECT diag(pg_temp.m_summary(2));
-SELECT diag(m) FROM pg_temp.m_mismatches(2) m;
-
-SELECT diag(pg_temp.m_run(500));
-SELECT is(pg_temp.m_compare(3), 0::bigint, 'checkpoint 3: has_permission() agrees with the reference on every triple');
-SELECT is(pg_temp.m_compare_sets(3), 0::bigint, 'checkpoint 3: permissions() agrees with the reference on every pair');
-SELECT diag(pg_temp.m_summary(3));
-SELECT diag(m) FROM pg_temp.m_mismatches(3) m;
-
-SELECT diag(pg_temp.m_run(500));
-SELECT is(pg_temp.m_compare(4), 0::bigint, 'checkpoint 4: has_permission() agrees with the reference on every triple');
-SELECT is(pg_temp.m_compare_sets(4), 0::bigint, 'checkpoint 4: permissions() agrees with the reference on every pair');
-SELECT diag(pg_temp.m_summary(4));
-SELECT diag(m) FROM pg_temp.m_mismatches(4) m;
-
-SELECT diag(pg_temp.m_run(500));
-SELECT is(pg_temp.m_compare(5), 0::bigint, 'checkpoint 5: has_permission() agrees with the reference on every triple');
-SELECT is(pg_temp.m_compare_sets(5), 0::bigint, 'checkpoint 5: permissions() agrees with the reference on every pair');
-SELECT diag(pg_temp.m_summary(5));
-SELECT diag(m) FROM pg_temp.m_mismatches(5) m;
+\set n 1
+\ir checkpoint.psql
+\ir checkpoint.psql
+\ir checkpoint.psql
+\ir checkpoint.psql
+\ir checkpoint.psql
 
 -- Totals and sanity of the generated data ------------------------------------
 

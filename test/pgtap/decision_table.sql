@@ -6,11 +6,7 @@
 -- team; every built-in organization role, showing that only admin gives
 -- tenant data; custom roles, one of them derived from a built-in base role.
 -- The expected answers are one explicit table; each cell is one assertion.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir psql.psql
 
 BEGIN;
 CREATE EXTENSION pg_tenancy;
@@ -18,19 +14,7 @@ CREATE EXTENSION pg_tenancy;
 SELECT plan(189);
 
 -- Names of the things the setup creates, and their ids.
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid NOT NULL);
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v uuid;
-BEGIN
-    SELECT id INTO v FROM pg_temp.ids WHERE name = p_name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'test setup has no "%"', p_name;
-    END IF;
-    RETURN v;
-END
-$$;
+\ir ids.psql
 
 -- Setup -----------------------------------------------------------------------
 

@@ -3,30 +3,14 @@
 -- Cross-organization grants are refused both by the management functions
 -- and by plain INSERT/UPDATE on the tables; names are unique where a person
 -- expects it; built-in roles cannot be changed or dropped.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir psql.psql
 
 BEGIN;
 CREATE EXTENSION pg_tenancy;
 
 SELECT plan(82);
 
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid NOT NULL);
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v uuid;
-BEGIN
-    SELECT id INTO v FROM pg_temp.ids WHERE name = p_name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'test setup has no "%"', p_name;
-    END IF;
-    RETURN v;
-END
-$$;
+\ir ids.psql
 CREATE FUNCTION pg_temp.note(p_name text, p_id uuid) RETURNS uuid
 LANGUAGE sql AS $$ INSERT INTO pg_temp.ids VALUES (p_name, p_id) RETURNING id $$;
 

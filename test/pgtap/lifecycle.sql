@@ -5,30 +5,14 @@
 -- deactivation and reactivation, of a person and of a service account;
 -- removing a member and what goes with it; the last active admin; and what
 -- deleting a tenant, team, role or organization takes with it.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
+\ir psql.psql
 
 BEGIN;
 CREATE EXTENSION pg_tenancy;
 
 SELECT plan(121);
 
-CREATE TEMP TABLE ids (name text PRIMARY KEY, id uuid NOT NULL);
-CREATE FUNCTION pg_temp.id(p_name text) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v uuid;
-BEGIN
-    SELECT id INTO v FROM pg_temp.ids WHERE name = p_name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'test setup has no "%"', p_name;
-    END IF;
-    RETURN v;
-END
-$$;
+\ir ids.psql
 -- A user, created as a plain member of the organization, with its id noted.
 CREATE FUNCTION pg_temp.member(p_org text, p_name text, p_role text DEFAULT 'member',
                                p_kind text DEFAULT 'user') RETURNS uuid
