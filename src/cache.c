@@ -1,8 +1,9 @@
 /*
  * cache.c
  *		A per-backend cache of resolved decisions: a user's permission set on
- *		a tenant, the tenants where a user holds a permission, and whether a
- *		resource type or action is registered.
+ *		a tenant, the tenants where a user holds a permission, the resources
+ *		shared with a user for an action, and whether a resource type or
+ *		action is registered.
  *
  * Memory.  Everything lives in one memory context, capped by
  * tenancy.cache_size (kB).  Entries sit on one LRU list; storing past the cap
@@ -79,7 +80,7 @@ typedef struct RegistryKey
 typedef struct EntryHeader
 {
 	dlist_node	lru;			/* most recently used at the head */
-	char		kind;			/* 'p', 'l' or 'r' */
+	char		kind;			/* 'p', 'l', 's' or 'r' */
 	Size		bytes;			/* what this entry counts against the cap */
 	TimestampTz valid_until;
 } EntryHeader;
@@ -99,6 +100,14 @@ typedef struct TenantsEntry
 	pg_uuid_t  *tenants;
 } TenantsEntry;
 
+typedef struct SharesEntry
+{
+	TenantsKey	key;
+	EntryHeader h;
+	Size		len;
+	char	   *data;
+} SharesEntry;
+
 typedef struct RegistryEntry
 {
 	RegistryKey key;
@@ -117,6 +126,7 @@ static uint64 stat_invalidations = 0;
 static MemoryContext cache_cxt = NULL;
 static HTAB *permsets = NULL;
 static HTAB *tenant_lists = NULL;
+static HTAB *share_lists = NULL;
 static HTAB *registry = NULL;
 static dlist_head lru = DLIST_STATIC_INIT(lru);
 static Size cache_bytes = 0;
@@ -146,7 +156,7 @@ cache_reset(void)
 {
 	if (cache_cxt != NULL)
 		MemoryContextReset(cache_cxt);
-	permsets = tenant_lists = registry = NULL;
+	permsets = tenant_lists = share_lists = registry = NULL;
 	dlist_init(&lru);
 	cache_bytes = 0;
 	cache_entries = 0;
@@ -190,6 +200,8 @@ cache_prepare(void)
 							  sizeof(PermsetKey), sizeof(PermsetEntry));
 		tenant_lists = make_table("pg_tenancy tenant lists",
 								  sizeof(TenantsKey), sizeof(TenantsEntry));
+		share_lists = make_table("pg_tenancy share lists",
+								 sizeof(TenantsKey), sizeof(SharesEntry));
 		registry = make_table("pg_tenancy registry",
 							  sizeof(RegistryKey), sizeof(RegistryEntry));
 	}
@@ -221,6 +233,8 @@ entry_of(EntryHeader *h)
 			return (char *) h - offsetof(PermsetEntry, h);
 		case 'l':
 			return (char *) h - offsetof(TenantsEntry, h);
+		case 's':
+			return (char *) h - offsetof(SharesEntry, h);
 		default:
 			return (char *) h - offsetof(RegistryEntry, h);
 	}
@@ -242,6 +256,11 @@ remove_entry(EntryHeader *h)
 			table = tenant_lists;
 			if (((TenantsEntry *) entry)->tenants)
 				pfree(((TenantsEntry *) entry)->tenants);
+			break;
+		case 's':
+			table = share_lists;
+			if (((SharesEntry *) entry)->data)
+				pfree(((SharesEntry *) entry)->data);
 			break;
 		default:
 			table = registry;
@@ -347,11 +366,14 @@ tenancy_cache_put_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
 
 /* Tenant lists ------------------------------------------------------------- */
 
+/* A NULL permission ("any permission") has the empty key. */
 static void
 tenants_key(TenantsKey *key, const pg_uuid_t *user, const PermEntry *perm)
 {
 	memset(key, 0, sizeof(*key));
 	key->user = *user;
+	if (perm == NULL)
+		return;
 	memcpy(key->perm, perm->type, perm->typelen);
 	key->perm[perm->typelen] = ':';
 	memcpy(key->perm + perm->typelen + 1, perm->action, perm->actlen);
@@ -410,6 +432,63 @@ tenancy_cache_put_tenants(const pg_uuid_t *user, const PermEntry *perm,
 		memcpy(e->tenants, tenants, sizeof(pg_uuid_t) * n);
 	}
 	link_entry(&e->h, 'l', bytes, valid_until);
+}
+
+/* Share lists -------------------------------------------------------------- */
+
+/* The list is an opaque byte string to the cache (see resolve.c). */
+void *
+tenancy_cache_get_shares(const pg_uuid_t *user, const PermEntry *perm,
+						 Size *len)
+{
+	TenantsKey	key;
+	SharesEntry *e;
+	void	   *copy;
+
+	cache_prepare();
+	tenants_key(&key, user, perm);
+	e = hash_search(share_lists, &key, HASH_FIND, NULL);
+	if (e == NULL || !entry_usable(&e->h))
+	{
+		stat_misses++;
+		return NULL;
+	}
+	stat_hits++;
+	*len = e->len;
+	copy = palloc(Max(e->len, 1));
+	if (e->len > 0)
+		memcpy(copy, e->data, e->len);
+	return copy;
+}
+
+void
+tenancy_cache_put_shares(const pg_uuid_t *user, const PermEntry *perm,
+						 const void *data, Size len,
+						 TimestampTz valid_until, Snapshot snapshot)
+{
+	TenantsKey	key;
+	SharesEntry *e;
+	bool		found;
+	Size		bytes = sizeof(SharesEntry) + len + ENTRY_OVERHEAD;
+
+	cache_prepare();
+	if (!tenancy_cache_may_keep(snapshot))
+		return;
+	tenants_key(&key, user, perm);
+	e = hash_search(share_lists, &key, HASH_FIND, NULL);
+	if (e != NULL)
+		remove_entry(&e->h);
+	if (!make_room(bytes))
+		return;
+	e = hash_search(share_lists, &key, HASH_ENTER, &found);
+	e->len = len;
+	e->data = NULL;
+	if (len > 0)
+	{
+		e->data = MemoryContextAlloc(cache_cxt, len);
+		memcpy(e->data, data, len);
+	}
+	link_entry(&e->h, 's', bytes, valid_until);
 }
 
 /* Registry ----------------------------------------------------------------- */

@@ -31,6 +31,7 @@ extern void tenancy_cache_put_permset(const pg_uuid_t *user,
 									  TimestampTz valid_until,
 									  Snapshot snapshot);
 
+/* A NULL perm stands for "any permission" (a non-empty set). */
 extern int	tenancy_cache_get_tenants(const pg_uuid_t *user,
 									  const PermEntry *perm,
 									  pg_uuid_t **tenants);
@@ -39,6 +40,18 @@ extern void tenancy_cache_put_tenants(const pg_uuid_t *user,
 									  const pg_uuid_t *tenants, int n,
 									  TimestampTz valid_until,
 									  Snapshot snapshot);
+
+/*
+ * The resources shared with a user for a permission, in resolve.c's flat
+ * format; NULL on a miss.
+ */
+extern void *tenancy_cache_get_shares(const pg_uuid_t *user,
+									  const PermEntry *perm, Size *len);
+extern void tenancy_cache_put_shares(const pg_uuid_t *user,
+									 const PermEntry *perm,
+									 const void *data, Size len,
+									 TimestampTz valid_until,
+									 Snapshot snapshot);
 
 /*
  * For memos kept outside the cache: the epoch changes whenever the cache is

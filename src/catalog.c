@@ -55,7 +55,8 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		relid == catalog.tenants || relid == catalog.users ||
 		relid == catalog.memberships || relid == catalog.team_members ||
 		relid == catalog.role_assignments || relid == catalog.roles ||
-		relid == catalog.actions || relid == catalog.resource_types)
+		relid == catalog.shares || relid == catalog.actions ||
+		relid == catalog.resource_types)
 		catalog_valid = false;
 }
 
@@ -96,6 +97,9 @@ tenancy_catalog(void)
 	c.role_assignments_team_idx = lookup_rel(nsp, "role_assignments_team_idx");
 	c.roles = lookup_rel(nsp, "roles");
 	c.roles_pkey = lookup_rel(nsp, "roles_pkey");
+	c.shares = lookup_rel(nsp, "shares");
+	c.shares_user_idx = lookup_rel(nsp, "shares_user_idx");
+	c.shares_team_idx = lookup_rel(nsp, "shares_team_idx");
 	c.actions = lookup_rel(nsp, "actions");
 	c.actions_pkey = lookup_rel(nsp, "actions_pkey");
 	c.resource_types = lookup_rel(nsp, "resource_types");
@@ -113,6 +117,10 @@ tenancy_catalog(void)
 			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 									  makeString("visible_tenants")),
 						   1, argtypes, false);
+		c.current_tenant_fn =
+			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+									  makeString("current_tenant_id")),
+						   0, argtypes, false);
 	}
 
 	verify_attnum(c.tenants, "id", Anum_tenants_id);
@@ -134,6 +142,13 @@ tenancy_catalog(void)
 	verify_attnum(c.role_assignments, "expires_at", Anum_role_assignments_expires_at);
 	verify_attnum(c.roles, "id", Anum_roles_id);
 	verify_attnum(c.roles, "permissions", Anum_roles_permissions);
+	verify_attnum(c.shares, "org_id", Anum_shares_org_id);
+	verify_attnum(c.shares, "tenant_id", Anum_shares_tenant_id);
+	verify_attnum(c.shares, "resource_type", Anum_shares_resource_type);
+	verify_attnum(c.shares, "resource_id", Anum_shares_resource_id);
+	verify_attnum(c.shares, "user_id", Anum_shares_user_id);
+	verify_attnum(c.shares, "team_id", Anum_shares_team_id);
+	verify_attnum(c.shares, "actions", Anum_shares_actions);
 	verify_attnum(c.actions, "name", Anum_registry_name);
 	verify_attnum(c.resource_types, "name", Anum_registry_name);
 

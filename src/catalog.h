@@ -38,6 +38,14 @@
 /* tenancy.roles */
 #define Anum_roles_id					1
 #define Anum_roles_permissions			5
+/* tenancy.shares */
+#define Anum_shares_org_id				2
+#define Anum_shares_tenant_id			3
+#define Anum_shares_resource_type		4
+#define Anum_shares_resource_id			5
+#define Anum_shares_user_id				6
+#define Anum_shares_team_id				7
+#define Anum_shares_actions				8
 /* tenancy.actions, tenancy.resource_types */
 #define Anum_registry_name				1
 
@@ -61,12 +69,16 @@ typedef struct TenancyCatalog
 	Oid			role_assignments_team_idx;
 	Oid			roles;
 	Oid			roles_pkey;
+	Oid			shares;
+	Oid			shares_user_idx;
+	Oid			shares_team_idx;
 	Oid			actions;
 	Oid			actions_pkey;
 	Oid			resource_types;
 	Oid			resource_types_pkey;
 	Oid			context_tenant_fn;	/* tenancy.context_tenant(text) */
 	Oid			visible_tenants_fn; /* tenancy.visible_tenants(text) */
+	Oid			current_tenant_fn;	/* tenancy.current_tenant_id() */
 	Oid			invalidation_channel;	/* see cache.c */
 } TenancyCatalog;
 

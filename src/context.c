@@ -102,8 +102,10 @@ parse_plain(const char *value, TenancyContext *ctx)
 static bool
 context_allowed(const TenancyContext *ctx)
 {
+	/* A share makes the tenant visible without a role in it. */
 	if (ctx->has_tenant)
-		return !permset_is_empty(tenancy_resolve(&ctx->user, &ctx->tenant));
+		return !permset_is_empty(tenancy_resolve(&ctx->user, &ctx->tenant)) ||
+			tenancy_user_has_share_in(&ctx->user, &ctx->tenant);
 	return tenancy_user_is_member(&ctx->user);
 }
 
@@ -215,7 +217,7 @@ check_context(char **newval, void **extra, GucSource source)
 			{
 				GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
 				if (result.ctx.has_tenant)
-					GUC_check_errmsg("user has no role in the tenant");
+					GUC_check_errmsg("user has no role and no share in the tenant");
 				else
 					GUC_check_errmsg("user is not an active member of any organization");
 				return false;

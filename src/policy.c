@@ -54,6 +54,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -120,7 +121,10 @@ parse_checked(const char *permission, PermEntry *e)
 	tenancy_check_registered(e);
 }
 
-/* The tenants where the context may act, as a sorted uuid[]. */
+/*
+ * The tenants where the context may act, as a sorted uuid[]; with e NULL,
+ * where it holds any permission at all.
+ */
 static Datum
 context_tenants(const TenancyContext *ctx, const PermEntry *e)
 {
@@ -131,7 +135,9 @@ context_tenants(const TenancyContext *ctx, const PermEntry *e)
 
 	if (ctx->has_tenant)
 	{
-		if (permset_allows(tenancy_resolve(&ctx->user, &ctx->tenant), e))
+		PermSet    *ps = tenancy_resolve(&ctx->user, &ctx->tenant);
+
+		if (e == NULL ? !permset_is_empty(ps) : permset_allows(ps, e))
 		{
 			tenants = palloc(sizeof(pg_uuid_t));
 			tenants[0] = ctx->tenant;
@@ -183,6 +189,11 @@ tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
 	return memo->result;
 }
 
+PG_FUNCTION_INFO_V1(tenancy_role_tenants);
+PG_FUNCTION_INFO_V1(tenancy_shared_ids);
+PG_FUNCTION_INFO_V1(tenancy_is_shared);
+PG_FUNCTION_INFO_V1(tenancy_has_resource_permission);
+PG_FUNCTION_INFO_V1(tenancy_has_resource_permission_current);
 PG_FUNCTION_INFO_V1(tenancy_visible_tenants);
 PG_FUNCTION_INFO_V1(tenancy_writable_tenants);
 PG_FUNCTION_INFO_V1(tenancy_context_tenant);
@@ -200,6 +211,210 @@ Datum
 tenancy_writable_tenants(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_DATUM(tenants_for_policy(fcinfo, true));
+}
+
+/*
+ * tenancy.role_tenants() returns uuid[]: where the context user holds any
+ * permission; an owner's rights on what they own last as long as that.
+ */
+Datum
+tenancy_role_tenants(PG_FUNCTION_ARGS)
+{
+	PolicyMemo *memo = memo_lookup(fcinfo, "");
+	TenancyContext ctx;
+
+	if (memo != NULL)
+		PG_RETURN_DATUM(memo->result);
+	memo = memo_store(fcinfo, "",
+					  tenancy_context_get(&ctx) ? context_tenants(&ctx, NULL) :
+					  PointerGetDatum(construct_empty_array(UUIDOID)),
+					  false, -1, false);
+	PG_RETURN_DATUM(memo->result);
+}
+
+/*
+ * Shares, for the policies of tables protected with an id column.  The
+ * context user's shares for one permission, limited to the current tenant
+ * when one is set, are kept for the statement in the call site's fn_extra.
+ */
+typedef struct SharesMemo
+{
+	uint64		context;
+	char	   *permission;
+	int			n;
+	SharedResource *shares;
+	Datum		ids;			/* shared_ids(): the ids as an array */
+	Oid			elemtype;
+	FmgrInfo	output;			/* is_shared(): the id type's output function */
+	Oid			output_type;
+} SharesMemo;
+
+static SharesMemo *
+shares_memo(FunctionCallInfo fcinfo, const char *permission)
+{
+	SharesMemo *memo = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	TenancyContext ctx;
+	PermEntry	e;
+	SharedResource *all;
+	int			n;
+	int			i;
+
+	if (memo != NULL && memo->context == tenancy_context_identity() &&
+		strcmp(memo->permission, permission) == 0)
+		return memo;
+
+	parse_checked(permission, &e);
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (memo == NULL)
+		memo = palloc0(sizeof(SharesMemo));
+	memo->context = tenancy_context_identity();
+	memo->permission = pstrdup(permission);
+	memo->n = 0;
+	memo->shares = NULL;
+	memo->ids = (Datum) 0;
+	if (tenancy_context_get(&ctx))
+	{
+		n = tenancy_user_shares(&ctx.user, &e, &all);
+		memo->shares = palloc(sizeof(SharedResource) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			if (ctx.has_tenant &&
+				memcmp(&all[i].tenant, &ctx.tenant, UUID_LEN) != 0)
+				continue;
+			memo->shares[memo->n] = all[i];
+			memo->shares[memo->n].id = pnstrdup(all[i].id, all[i].len);
+			memo->n++;
+		}
+	}
+	fcinfo->flinfo->fn_extra = memo;
+	MemoryContextSwitchTo(old);
+	return memo;
+}
+
+/*
+ * tenancy.shared_ids(permission text, id anyelement) returns anyarray: the
+ * ids, of the id column's type, of the resources shared with the context
+ * user.  The second argument only names the type.
+ */
+Datum
+tenancy_shared_ids(PG_FUNCTION_ARGS)
+{
+	char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			elemtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	SharesMemo *memo = shares_memo(fcinfo, permission);
+
+	if (memo->ids == (Datum) 0 || memo->elemtype != elemtype)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		Oid			input;
+		Oid			ioparam;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+		Datum	   *elems = palloc(sizeof(Datum) * Max(memo->n, 1));
+		int			i;
+
+		if (!OidIsValid(elemtype))
+			elog(ERROR, "could not determine the type of the id column");
+		getTypeInputInfo(elemtype, &input, &ioparam);
+		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+		for (i = 0; i < memo->n; i++)
+			elems[i] = OidInputFunctionCall(input, (char *) memo->shares[i].id,
+											ioparam, -1);
+		memo->ids = PointerGetDatum(construct_array(elems, memo->n, elemtype,
+													typlen, typbyval, typalign));
+		memo->elemtype = elemtype;
+		MemoryContextSwitchTo(old);
+	}
+	PG_RETURN_DATUM(memo->ids);
+}
+
+/*
+ * tenancy.is_shared(tenant uuid, id anyelement, permission text) returns
+ * boolean: is this very resource, in this tenant, shared with the context
+ * user?  The policies pair it with "id = ANY (shared_ids(...))", which finds
+ * the candidate rows through the id index; this checks that the tenant is
+ * the share's own, so that moving a shared row into another tenant is not
+ * allowed by its share.
+ */
+Datum
+tenancy_is_shared(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *tenant;
+	char	   *permission;
+	Oid			idtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	SharesMemo *memo;
+	char	   *id;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_BOOL(false);
+	tenant = PG_GETARG_UUID_P(0);
+	permission = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	memo = shares_memo(fcinfo, permission);
+	if (memo->n == 0)
+		PG_RETURN_BOOL(false);
+	if (memo->output_type != idtype)
+	{
+		Oid			output;
+		bool		varlena;
+
+		getTypeOutputInfo(idtype, &output, &varlena);
+		fmgr_info_cxt(output, &memo->output, fcinfo->flinfo->fn_mcxt);
+		memo->output_type = idtype;
+	}
+	id = OutputFunctionCall(&memo->output, PG_GETARG_DATUM(1));
+	PG_RETURN_BOOL(tenancy_shares_contain(memo->shares, memo->n, tenant,
+										  id, strlen(id)));
+}
+
+/*
+ * tenancy.has_resource_permission(user_id uuid, tenant uuid,
+ *	   permission text, resource_id text, owner_id uuid): the resource-level
+ * check, counting ownership and shares besides tenant-wide permissions.
+ */
+static bool
+resource_check(const pg_uuid_t *user, FunctionCallInfo fcinfo, int first)
+{
+	pg_uuid_t  *tenant;
+	char	   *permission;
+	text	   *id = NULL;
+	pg_uuid_t  *owner = NULL;
+	PermEntry	e;
+
+	if (PG_ARGISNULL(first + 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("permission must not be null")));
+	permission = text_to_cstring(PG_GETARG_TEXT_PP(first + 1));
+	parse_checked(permission, &e);
+	if (user == NULL || PG_ARGISNULL(first))
+		return false;
+	tenant = PG_GETARG_UUID_P(first);
+	if (!PG_ARGISNULL(first + 2))
+		id = PG_GETARG_TEXT_PP(first + 2);
+	if (!PG_ARGISNULL(first + 3))
+		owner = PG_GETARG_UUID_P(first + 3);
+	return tenancy_resource_allows(user, tenant, &e,
+								   id ? VARDATA_ANY(id) : NULL,
+								   id ? VARSIZE_ANY_EXHDR(id) : 0, owner);
+}
+
+Datum
+tenancy_has_resource_permission(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(resource_check(PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0),
+								  fcinfo, 1));
+}
+
+/* The same for the context user. */
+Datum
+tenancy_has_resource_permission_current(PG_FUNCTION_ARGS)
+{
+	TenancyContext ctx;
+	bool		has = tenancy_context_get(&ctx);
+
+	PG_RETURN_BOOL(resource_check(has ? &ctx.user : NULL, fcinfo, 0));
 }
 
 /*
@@ -310,7 +525,7 @@ tenancy_has_permission_current(PG_FUNCTION_ARGS)
  */
 static bool
 find_tenancy_policy(Relation rel, CmdType cmd, Var **col, Const **perm,
-					Oid *opno)
+					Oid *opno, bool *resource_level)
 {
 	const char *name;
 	ListCell   *lc;
@@ -335,13 +550,19 @@ find_tenancy_policy(Relation rel, CmdType cmd, Var **col, Const **perm,
 	foreach(lc, rel->rd_rsdesc->policies)
 	{
 		RowSecurityPolicy *p = lfirst(lc);
+		Node	   *qual = (Node *) p->qual;
 		ScalarArrayOpExpr *saop;
 		FuncExpr   *fn;
 
-		if (strcmp(p->policy_name, name) != 0 || p->qual == NULL ||
-			!IsA(p->qual, ScalarArrayOpExpr))
+		if (strcmp(p->policy_name, name) != 0 || qual == NULL)
 			continue;
-		saop = (ScalarArrayOpExpr *) p->qual;
+		/* With owner and id columns: "tenant condition OR owner OR share". */
+		*resource_level = is_orclause(qual);
+		if (*resource_level)
+			qual = linitial(((BoolExpr *) qual)->args);
+		if (!IsA(qual, ScalarArrayOpExpr))
+			continue;
+		saop = (ScalarArrayOpExpr *) qual;
 		if (list_length(saop->args) != 2 ||
 			!IsA(linitial(saop->args), Var) ||
 			!IsA(lsecond(saop->args), FuncExpr))
@@ -365,6 +586,7 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 	Var		   *col;
 	Const	   *perm;
 	Oid			opno;
+	bool		resource_level = false;
 	RowSecurityPolicy *policy;
 	Datum		public_role = ObjectIdGetDatum(ACL_ID_PUBLIC);
 	FuncExpr   *tenant_fn;
@@ -372,14 +594,24 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 	if (prev_restrictive_hook)
 		policies = prev_restrictive_hook(cmdtype, relation);
 
-	if (!find_tenancy_policy(relation, cmdtype, &col, &perm, &opno) ||
+	if (!find_tenancy_policy(relation, cmdtype, &col, &perm, &opno,
+							 &resource_level) ||
 		!tenancy_context_get(&ctx) || !ctx.has_tenant)
 		return policies;
 
-	tenant_fn = makeFuncExpr(tenancy_catalog()->context_tenant_fn, UUIDOID,
-							 list_make1(copyObject(perm)),
-							 InvalidOid, DEFAULT_COLLATION_OID,
-							 COERCE_EXPLICIT_CALL);
+	/*
+	 * Where ownership and shares count, a row of the current tenant may be
+	 * visible without the tenant-wide permission: narrow to the tenant only.
+	 */
+	if (resource_level)
+		tenant_fn = makeFuncExpr(tenancy_catalog()->current_tenant_fn, UUIDOID,
+								 NIL, InvalidOid, DEFAULT_COLLATION_OID,
+								 COERCE_EXPLICIT_CALL);
+	else
+		tenant_fn = makeFuncExpr(tenancy_catalog()->context_tenant_fn, UUIDOID,
+								 list_make1(copyObject(perm)),
+								 InvalidOid, DEFAULT_COLLATION_OID,
+								 COERCE_EXPLICIT_CALL);
 
 	policy = palloc0(sizeof(RowSecurityPolicy));
 	policy->policy_name = pstrdup("tenancy_current_tenant");

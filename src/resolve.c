@@ -26,7 +26,9 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
@@ -586,7 +588,8 @@ role_allows(LookupState *ls, const pg_uuid_t *role)
 
 	v = palloc(sizeof(RoleVerdict));
 	v->role = *role;
-	v->allows = permset_allows(ps, ls->perm);
+	v->allows = ls->perm == NULL ? !permset_is_empty(ps) :
+		permset_allows(ps, ls->perm);
 	ls->verdicts = lappend(ls->verdicts, v);
 	return v->allows;
 }
@@ -805,6 +808,323 @@ tenancy_user_is_member(const pg_uuid_t *user)
 	resolve_end(&ls.base);
 	read_end(pushed);
 	return result;
+}
+
+/* Shares ------------------------------------------------------------------ */
+
+/*
+ * A share grants its actions on one resource to a user or a team.  It counts
+ * for an active user who is an unexpired member of the share's organization
+ * (a share to a team counts for the team's members, who are members of that
+ * organization by construction).  Shares grant concrete actions only: a
+ * permission asked with a "*" is never granted by a share.
+ */
+typedef struct ShareScan
+{
+	LookupState *ls;
+	const PermEntry *perm;		/* NULL: any share at all */
+	const pg_uuid_t *tenant;	/* NULL: every tenant */
+	bool		direct;			/* a share to the user: check the org */
+	List	   *found;			/* SharedResource * */
+} ShareScan;
+
+static bool
+share_has_action(HeapTuple tuple, TupleDesc desc, const PermEntry *perm)
+{
+	bool		isnull;
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	arr = DatumGetArrayTypeP(heap_getattr(tuple, Anum_shares_actions, desc,
+										  &isnull));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		text	   *t = DatumGetTextPP(elems[i]);
+
+		if (!nulls[i] && VARSIZE_ANY_EXHDR(t) == perm->actlen &&
+			memcmp(VARDATA_ANY(t), perm->action, perm->actlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+visit_share(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	ShareScan  *ss = arg;
+	pg_uuid_t  *tenant = copy_uuid_attr(tuple, desc, Anum_shares_tenant_id);
+	SharedResource *r;
+	bool		isnull;
+	text	   *id;
+
+	if (ss->tenant != NULL && !uuid_equal(tenant, ss->tenant))
+		return true;
+	if (ss->direct &&
+		find_org(ss->ls->orgs, copy_uuid_attr(tuple, desc, Anum_shares_org_id)) == NULL)
+		return true;
+	if (ss->perm != NULL && !share_has_action(tuple, desc, ss->perm))
+		return true;
+	id = DatumGetTextPP(heap_getattr(tuple, Anum_shares_resource_id, desc,
+									 &isnull));
+	r = palloc(sizeof(SharedResource));
+	r->tenant = *tenant;
+	r->len = VARSIZE_ANY_EXHDR(id);
+	r->id = pnstrdup(VARDATA_ANY(id), r->len);
+	ss->found = lappend(ss->found, r);
+	return true;
+}
+
+/* Share lookups by recipient, optionally of one resource type. */
+static void
+scan_shares(ShareScan *ss, Oid indexid, AttrNumber recipient_attno,
+			const pg_uuid_t *recipient)
+{
+	ResolveState *st = &ss->ls->base;
+	ScanKeyData keys[2];
+	int			nkeys = 1;
+
+	/* Heap attribute numbers: the ordered scan maps them to the index's. */
+	uuid_key(&keys[0], recipient_attno, recipient);
+	if (ss->perm != NULL)
+	{
+		ScanKeyEntryInitialize(&keys[1], 0, Anum_shares_resource_type,
+							   BTEqualStrategyNumber,
+							   InvalidOid, DEFAULT_COLLATION_OID, F_TEXTEQ,
+							   PointerGetDatum(cstring_to_text_with_len(ss->perm->type,
+																		ss->perm->typelen)));
+		nkeys = 2;
+	}
+	scan_index(st, st->cat->shares, indexid, keys, nkeys, visit_share, ss);
+}
+
+static int
+shared_resource_cmp(const void *a, const void *b)
+{
+	const SharedResource *x = a;
+	const SharedResource *y = b;
+	int			c = memcmp(&x->tenant, &y->tenant, UUID_LEN);
+
+	if (c != 0)
+		return c;
+	c = memcmp(x->id, y->id, Min(x->len, y->len));
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+/*
+ * The shares that count for the user (all of them when perm is NULL), for
+ * one tenant or all; returns them sorted, without duplicates, in *out.
+ */
+static int
+shares_in_context(const pg_uuid_t *user, const PermEntry *perm,
+				  const pg_uuid_t *tenant, SharedResource **out,
+				  TimestampTz *valid_until)
+{
+	LookupState ls;
+	ShareScan	ss;
+	ListCell   *lc;
+	SharedResource *arr;
+	int			n = 0;
+	int			m = 0;
+	int			i;
+
+	lookup_begin(&ls, perm);
+	*valid_until = DT_NOEND;
+	*out = NULL;
+	if (!user_is_active(&ls.base, user))
+	{
+		resolve_end(&ls.base);
+		return 0;
+	}
+	collect_memberships(&ls, user);
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ls = &ls;
+	ss.perm = perm;
+	ss.tenant = tenant;
+	ss.direct = true;
+	scan_shares(&ss, ls.base.cat->shares_user_idx, Anum_shares_user_id, user);
+	ss.direct = false;
+	foreach(lc, ls.orgs)
+	{
+		MemberOrg  *mo = lfirst(lc);
+		ListCell   *tc;
+
+		foreach(tc, mo->teams)
+			scan_shares(&ss, ls.base.cat->shares_team_idx, Anum_shares_team_id,
+						lfirst(tc));
+	}
+	*valid_until = ls.base.valid_until;
+	resolve_end(&ls.base);
+
+	if (ss.found == NIL)
+		return 0;
+	arr = palloc(sizeof(SharedResource) * list_length(ss.found));
+	foreach(lc, ss.found)
+		arr[n++] = *(SharedResource *) lfirst(lc);
+	qsort(arr, n, sizeof(SharedResource), shared_resource_cmp);
+	for (i = 0; i < n; i++)
+		if (m == 0 || shared_resource_cmp(&arr[i], &arr[m - 1]) != 0)
+			arr[m++] = arr[i];
+	*out = arr;
+	return m;
+}
+
+/*
+ * The flat form the cache keeps: for each resource its tenant, the length
+ * of its id (int32) and the id's bytes, unaligned.
+ */
+static char *
+shares_flatten(const SharedResource *r, int n, Size *len)
+{
+	Size		size = 0;
+	char	   *buf;
+	char	   *p;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		size += UUID_LEN + sizeof(int32) + r[i].len;
+	p = buf = palloc(Max(size, 1));
+	for (i = 0; i < n; i++)
+	{
+		int32		l = r[i].len;
+
+		memcpy(p, &r[i].tenant, UUID_LEN);
+		p += UUID_LEN;
+		memcpy(p, &l, sizeof(int32));
+		p += sizeof(int32);
+		memcpy(p, r[i].id, l);
+		p += l;
+	}
+	*len = size;
+	return buf;
+}
+
+/* Points the entries at the ids in buf, which must outlive them. */
+static int
+shares_unflatten(const char *buf, Size len, SharedResource **out)
+{
+	const char *p = buf;
+	const char *end = buf + len;
+	int			n = 0;
+	int			cap = 8;
+	SharedResource *r = palloc(sizeof(SharedResource) * cap);
+
+	while (p < end)
+	{
+		int32		l;
+
+		if (n == cap)
+		{
+			cap *= 2;
+			r = repalloc(r, sizeof(SharedResource) * cap);
+		}
+		memcpy(&r[n].tenant, p, UUID_LEN);
+		p += UUID_LEN;
+		memcpy(&l, p, sizeof(int32));
+		p += sizeof(int32);
+		r[n].len = l;
+		r[n].id = p;
+		p += l;
+		n++;
+	}
+	*out = r;
+	return n;
+}
+
+int
+tenancy_user_shares(const pg_uuid_t *user, const PermEntry *perm,
+					SharedResource **result)
+{
+	MemoryContext work;
+	MemoryContext caller = CurrentMemoryContext;
+	SharedResource *scratch;
+	TimestampTz valid_until;
+	bool		pushed;
+	char	   *flat;
+	Size		len;
+	int			n;
+
+	*result = NULL;
+	if ((perm->typelen == 1 && perm->type[0] == '*') ||
+		(perm->actlen == 1 && perm->action[0] == '*'))
+		return 0;
+
+	flat = tenancy_cache_get_shares(user, perm, &len);
+	if (flat != NULL)
+		return shares_unflatten(flat, len, result);
+
+	pushed = read_begin();
+	work = AllocSetContextCreate(caller, "pg_tenancy shares",
+								 ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(work);
+	n = shares_in_context(user, perm, NULL, &scratch, &valid_until);
+	MemoryContextSwitchTo(caller);
+	flat = shares_flatten(scratch, n, &len);
+	MemoryContextDelete(work);
+	tenancy_cache_put_shares(user, perm, flat, len, valid_until,
+							 GetActiveSnapshot());
+	read_end(pushed);
+	return shares_unflatten(flat, len, result);
+}
+
+bool
+tenancy_shares_contain(const SharedResource *list, int n,
+					   const pg_uuid_t *tenant, const char *id, int len)
+{
+	SharedResource key;
+
+	key.tenant = *tenant;
+	key.id = id;
+	key.len = len;
+	return bsearch(&key, list, n, sizeof(SharedResource),
+				   shared_resource_cmp) != NULL;
+}
+
+bool
+tenancy_user_has_share_in(const pg_uuid_t *user, const pg_uuid_t *tenant)
+{
+	MemoryContext work;
+	MemoryContext caller = CurrentMemoryContext;
+	SharedResource *scratch;
+	TimestampTz valid_until;
+	bool		pushed = read_begin();
+	int			n;
+
+	work = AllocSetContextCreate(caller, "pg_tenancy shares",
+								 ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(work);
+	n = shares_in_context(user, NULL, tenant, &scratch, &valid_until);
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(work);
+	read_end(pushed);
+	return n > 0;
+}
+
+bool
+tenancy_resource_allows(const pg_uuid_t *user, const pg_uuid_t *tenant,
+						const PermEntry *perm, const char *id, int idlen,
+						const pg_uuid_t *owner)
+{
+	PermSet    *ps = tenancy_resolve(user, tenant);
+	SharedResource *shares;
+	int			n;
+
+	if (permset_allows(ps, perm))
+		return true;
+	/* The owner may do anything while holding any role in the tenant. */
+	if (owner != NULL && uuid_equal(owner, user) && !permset_is_empty(ps))
+		return true;
+	if (id == NULL)
+		return false;
+	n = tenancy_user_shares(user, perm, &shares);
+	return tenancy_shares_contain(shares, n, tenant, id, idlen);
 }
 
 /* Registries ---------------------------------------------------------------- */

@@ -19,11 +19,46 @@ extern PermSet *tenancy_resolve_until(const pg_uuid_t *user,
 									  TimestampTz *valid_until);
 
 /*
- * The tenants where the user holds the permission, sorted and without
- * duplicates, palloc'd; returns how many.
+ * The tenants where the user holds the permission (any permission at all
+ * when perm is NULL), sorted and without duplicates, palloc'd; returns how
+ * many.
  */
 extern int	tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 								 pg_uuid_t **tenants);
+
+/* One resource shared with a user. */
+typedef struct SharedResource
+{
+	pg_uuid_t	tenant;
+	int			len;
+	const char *id;				/* not NUL-terminated */
+} SharedResource;
+
+/*
+ * The resources of perm's type shared with the user (directly or through a
+ * team) for perm's action, sorted by tenant and id; returns how many.  A
+ * permission with a "*" is never granted by a share: the result is empty.
+ */
+extern int	tenancy_user_shares(const pg_uuid_t *user, const PermEntry *perm,
+								SharedResource **shares);
+extern bool tenancy_shares_contain(const SharedResource *shares, int n,
+								   const pg_uuid_t *tenant,
+								   const char *id, int len);
+
+/* Has the user any share in the tenant?  (A share makes a tenant visible.) */
+extern bool tenancy_user_has_share_in(const pg_uuid_t *user,
+									  const pg_uuid_t *tenant);
+
+/*
+ * May the user act on one resource of the tenant: by a tenant-wide
+ * permission, as its owner (owner may be NULL), or through a share of the
+ * resource with id (NULL: no id)?
+ */
+extern bool tenancy_resource_allows(const pg_uuid_t *user,
+									const pg_uuid_t *tenant,
+									const PermEntry *perm,
+									const char *id, int idlen,
+									const pg_uuid_t *owner);
 
 /* Is the user active and an unexpired member of some organization? */
 extern bool tenancy_user_is_member(const pg_uuid_t *user);

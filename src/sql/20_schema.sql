@@ -206,6 +206,48 @@ CREATE INDEX role_assignments_org_idx
 COMMENT ON TABLE tenancy.role_assignments IS
     'Roles held by users or teams on one tenant, and by teams on the whole organization.';
 
+-- Shares ---------------------------------------------------------------------
+
+-- Chosen actions on one resource (a row of a protected table, named by its
+-- resource type and id), granted to a user or a team of the resource's
+-- organization.  A share to a user hangs on their membership, a share to a
+-- team on the team, and every share on its tenant: removing any of them
+-- removes the share in the same statement.  One share per resource and
+-- recipient; sharing again replaces the actions.
+CREATE TABLE tenancy.shares (
+    id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    org_id      uuid NOT NULL,
+    tenant_id   uuid NOT NULL,
+    resource_type text NOT NULL REFERENCES tenancy.resource_types (name),
+    resource_id text NOT NULL,
+    user_id     uuid,
+    team_id     uuid,
+    actions     text[] NOT NULL
+                CONSTRAINT shares_actions_check
+                CHECK (pg_catalog.cardinality(actions) OPERATOR(pg_catalog.>) 0
+                       AND pg_catalog.array_position(actions, NULL) IS NULL),
+    shared_by   uuid REFERENCES tenancy.users (id) ON DELETE SET NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT shares_one_recipient_check
+        CHECK (pg_catalog.num_nonnulls(user_id, team_id) OPERATOR(pg_catalog.=) 1),
+    CONSTRAINT shares_tenant_fkey FOREIGN KEY (org_id, tenant_id)
+        REFERENCES tenancy.tenants (org_id, id) ON DELETE CASCADE,
+    CONSTRAINT shares_team_fkey FOREIGN KEY (org_id, team_id)
+        REFERENCES tenancy.teams (org_id, id) ON DELETE CASCADE,
+    CONSTRAINT shares_member_fkey FOREIGN KEY (org_id, user_id)
+        REFERENCES tenancy.memberships (org_id, user_id) ON DELETE CASCADE,
+    CONSTRAINT shares_key
+        UNIQUE NULLS NOT DISTINCT (resource_type, tenant_id, resource_id, user_id, team_id)
+);
+CREATE INDEX shares_user_idx
+    ON tenancy.shares (user_id, resource_type) WHERE user_id IS NOT NULL;
+CREATE INDEX shares_team_idx
+    ON tenancy.shares (team_id, resource_type) WHERE team_id IS NOT NULL;
+CREATE INDEX shares_tenant_idx
+    ON tenancy.shares (tenant_id);
+COMMENT ON TABLE tenancy.shares IS
+    'Actions on one resource granted to a user or a team; see tenancy.share().';
+
 -- Invitations (shape only; accepting them comes with the management API) -----
 
 CREATE TABLE tenancy.invitations (

@@ -15,3 +15,11 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_has_permission';
 COMMENT ON FUNCTION tenancy.has_permission(uuid, uuid, text) IS
     'Whether a user holds a permission ("type:action") on a tenant; false for unknown users and tenants.';
+
+CREATE FUNCTION tenancy.has_resource_permission(user_id uuid, tenant uuid, permission text,
+                                                resource_id text, owner_id uuid DEFAULT NULL)
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'tenancy_has_resource_permission';
+COMMENT ON FUNCTION tenancy.has_resource_permission(uuid, uuid, text, text, uuid) IS
+    'Whether a user may act on one resource of a tenant: by a tenant-wide permission, as its owner (while holding any role in the tenant), or through a share to them or one of their teams.';

@@ -69,3 +69,35 @@ LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'tenancy_context_tenant';
 COMMENT ON FUNCTION tenancy.context_tenant(text) IS
     'The current tenant when the current user holds the permission there, else NULL.';
+
+-- Ownership and shares (tables protected with owner and id columns) ---------
+
+CREATE FUNCTION tenancy.role_tenants()
+RETURNS uuid[]
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_role_tenants';
+COMMENT ON FUNCTION tenancy.role_tenants() IS
+    'The tenants where the current user holds any permission (only the current tenant when one is set): where they keep an owner''s rights.';
+
+-- Not STRICT: the second argument is a typed NULL that only names the type.
+CREATE FUNCTION tenancy.shared_ids(permission text, id_type anyelement)
+RETURNS anyarray
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_shared_ids';
+COMMENT ON FUNCTION tenancy.shared_ids(text, anyelement) IS
+    'The ids of the resources shared with the current user for a permission (in the current tenant when one is set), of the type of the second argument.';
+
+CREATE FUNCTION tenancy.is_shared(tenant uuid, id anyelement, permission text)
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_is_shared';
+COMMENT ON FUNCTION tenancy.is_shared(uuid, anyelement, text) IS
+    'Whether the resource with this id, in this tenant, is shared with the current user for a permission.';
+
+CREATE FUNCTION tenancy.has_resource_permission(tenant uuid, permission text,
+                                                resource_id text, owner_id uuid DEFAULT NULL)
+RETURNS boolean
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_has_resource_permission_current';
+COMMENT ON FUNCTION tenancy.has_resource_permission(uuid, text, text, uuid) IS
+    'Whether the current user may act on one resource: by a tenant-wide permission, as its owner, or through a share; false without a context.';

@@ -14,6 +14,9 @@ CREATE TABLE tenancy.protected_tables (
     relid           regclass PRIMARY KEY,
     tenant_column   name NOT NULL,
     resource_type   text NOT NULL REFERENCES tenancy.resource_types (name),
+    -- With both, ownership and shares count on each row (SPEC section 4).
+    owner_column    name,
+    id_column       name,
     -- The protected partitioned table this partition was protected through.
     root            regclass,
     -- What protect() found, so that unprotect() puts it back.
@@ -27,11 +30,27 @@ COMMENT ON TABLE tenancy.protected_tables IS
 -- Readable by all, so that protect() can run with its caller's rights.
 GRANT SELECT ON tenancy.protected_tables TO PUBLIC;
 
--- The policies on one table, for one tenant column and resource type.
--- Every operator and function is schema-qualified: no search_path can
--- change what a policy calls.
+-- The policies on one table, for one tenant column and resource type, and
+-- optionally its owner and id columns.  Every operator and function is
+-- schema-qualified: no search_path can change what a policy calls.
+--
+-- With owner and id columns, a row is allowed by the tenant-wide
+-- permission, or to its owner while they hold any role in the tenant, or
+-- through a share of that very row:
+--
+--   tenant_id = ANY (tenancy.visible_tenants('doc:read'))
+--   OR (owner_id = tenancy.current_user_id()
+--       AND tenant_id = ANY (tenancy.role_tenants()))
+--   OR (id = ANY (tenancy.shared_ids('doc:read', NULL::bigint))
+--       AND tenancy.is_shared(tenant_id, id, 'doc:read'))
+--
+-- Each arm is indexable on its own (tenant, owner and id indexes), and every
+-- function is computed once per statement.  The C code (policy.c) relies on
+-- the tenant condition being the first arm.
 CREATE FUNCTION tenancy._apply_protection(rel regclass, tenant_column name,
-                                          resource_type text)
+                                          resource_type text,
+                                          owner_column name DEFAULT NULL,
+                                          id_column name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -39,7 +58,13 @@ AS $$
 DECLARE
     p record;
     cond text;
+    perm text;
+    id_type text;
 BEGIN
+    IF id_column IS NOT NULL THEN
+        SELECT format_type(a.atttypid, NULL) INTO id_type
+        FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = id_column;
+    END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', rel);
     FOR p IN
         SELECT * FROM (VALUES
@@ -49,8 +74,21 @@ BEGIN
             ('tenancy_delete', 'DELETE', 'writable_tenants', 'delete', true,  false))
             AS v(name, command, fn, action, has_using, has_check)
     LOOP
+        perm := resource_type || ':' || p.action;
         cond := format('%I OPERATOR(pg_catalog.=) ANY (tenancy.%s(%L::text))',
-                       tenant_column, p.fn, resource_type || ':' || p.action);
+                       tenant_column, p.fn, perm);
+        -- Creating a row needs the tenant-wide permission; the rest may also
+        -- come from owning the row or from a share of it.
+        IF p.command <> 'INSERT' AND owner_column IS NOT NULL THEN
+            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) tenancy.current_user_id()'
+                                   ' AND %I OPERATOR(pg_catalog.=) ANY (tenancy.role_tenants()))',
+                                   owner_column, tenant_column);
+        END IF;
+        IF p.command <> 'INSERT' AND id_column IS NOT NULL THEN
+            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s))'
+                                   ' AND tenancy.is_shared(%I, %I, %L::text))',
+                                   id_column, perm, id_type, tenant_column, id_column, perm);
+        END IF;
         IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname = p.name) THEN
             EXECUTE format('DROP POLICY %I ON %s', p.name, rel);
         END IF;
@@ -81,7 +119,9 @@ $$;
 CREATE FUNCTION tenancy._record_protection(rel regclass, tenant_column name,
                                            resource_type text, root regclass,
                                            rls_was_enabled boolean,
-                                           rls_was_forced boolean)
+                                           rls_was_forced boolean,
+                                           owner_column name DEFAULT NULL,
+                                           id_column name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -94,10 +134,22 @@ BEGIN
         RAISE EXCEPTION 'table % does not carry pg_tenancy''s policies', rel
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    -- Shares name a resource by its type and id: one table (with its
+    -- partitions) per resource type that has ids.
+    IF id_column IS NOT NULL AND root IS NULL AND EXISTS (
+           SELECT 1 FROM tenancy.protected_tables t
+           WHERE t.resource_type = resource_type AND t.relid <> rel AND t.root IS NULL
+             AND t.id_column IS NOT NULL) THEN
+        RAISE EXCEPTION 'resource type "%" already names the resources of another table', resource_type
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Give this table its own type with resource_type => ''...''.';
+    END IF;
     newly := tenancy.register_resource_type(resource_type);
     INSERT INTO tenancy.protected_tables AS t
-        (relid, tenant_column, resource_type, root, rls_was_enabled, rls_was_forced, registered_type)
-    VALUES (rel, tenant_column, resource_type, root, rls_was_enabled, rls_was_forced, newly)
+        (relid, tenant_column, resource_type, owner_column, id_column, root,
+         rls_was_enabled, rls_was_forced, registered_type)
+    VALUES (rel, tenant_column, resource_type, owner_column, id_column, root,
+            rls_was_enabled, rls_was_forced, newly)
     ON CONFLICT (relid) DO NOTHING;
 END
 $$;
@@ -127,7 +179,9 @@ END
 $$;
 
 CREATE FUNCTION tenancy.protect(tbl regclass, tenant_column name DEFAULT 'tenant_id',
-                                resource_type text DEFAULT NULL)
+                                resource_type text DEFAULT NULL,
+                                owner_column name DEFAULT NULL,
+                                id_column name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -160,6 +214,43 @@ BEGIN
                         tenant_column, tbl, format_type(col.atttypid, NULL)
             USING ERRCODE = 'datatype_mismatch';
     END IF;
+    IF owner_column IS NOT NULL THEN
+        SELECT * INTO col FROM pg_attribute
+        WHERE attrelid = tbl AND attname = owner_column AND attnum > 0 AND NOT attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation % does not exist', owner_column, tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF col.atttypid <> 'uuid'::regtype THEN
+            RAISE EXCEPTION 'owner column "%" of relation % must be of type uuid, not %',
+                            owner_column, tbl, format_type(col.atttypid, NULL)
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END IF;
+    IF id_column IS NOT NULL THEN
+        SELECT * INTO col FROM pg_attribute
+        WHERE attrelid = tbl AND attname = id_column AND attnum > 0 AND NOT attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation % does not exist', id_column, tbl
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        -- A share names one row: the id must be unique, alone or per tenant.
+        IF NOT EXISTS (
+               SELECT 1 FROM pg_index i
+               WHERE i.indrelid = tbl AND i.indisunique AND i.indpred IS NULL
+                 AND i.indexprs IS NULL
+                 AND col.attnum = ANY (i.indkey::int2[])
+                 AND (i.indnatts = 1
+                      OR (i.indnatts = 2 AND (SELECT attnum FROM pg_attribute
+                                              WHERE attrelid = tbl AND attname = tenant_column)
+                                             = ANY (i.indkey::int2[])))) THEN
+            RAISE EXCEPTION 'id column "%" of relation % is not unique', id_column, tbl
+                USING ERRCODE = 'invalid_object_definition',
+                      DETAIL = 'A share names one row by its id.',
+                      HINT = format('Add a primary key or a unique index on (%I) or (%I, %I).',
+                                    id_column, tenant_column, id_column);
+        END IF;
+    END IF;
     rtype := coalesce(resource_type, rel.relname);
     IF rtype !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
         RAISE EXCEPTION 'invalid resource type name "%"', rtype
@@ -168,9 +259,13 @@ BEGIN
     END IF;
 
     SELECT * INTO existing FROM tenancy.protected_tables WHERE relid = tbl;
-    IF FOUND AND (existing.tenant_column <> tenant_column OR existing.resource_type <> rtype) THEN
-        RAISE EXCEPTION 'table % is already protected with tenant column "%" and resource type "%"',
-                        tbl, existing.tenant_column, existing.resource_type
+    IF FOUND AND (existing.tenant_column <> tenant_column OR existing.resource_type <> rtype
+                  OR existing.owner_column IS DISTINCT FROM owner_column
+                  OR existing.id_column IS DISTINCT FROM id_column) THEN
+        RAISE EXCEPTION 'table % is already protected with tenant column "%", resource type "%", owner column % and id column %',
+                        tbl, existing.tenant_column, existing.resource_type,
+                        coalesce(quote_ident(existing.owner_column), 'none'),
+                        coalesce(quote_ident(existing.id_column), 'none')
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call tenancy.unprotect() first.';
     END IF;
@@ -186,25 +281,51 @@ BEGIN
     -- A table already protected keeps its policies as they are.
     IF existing.relid IS NULL
        OR NOT tenancy._has_protection_policies(tbl, tenant_column, rtype) THEN
-        PERFORM tenancy._apply_protection(tbl, tenant_column, rtype);
+        PERFORM tenancy._apply_protection(tbl, tenant_column, rtype, owner_column, id_column);
     END IF;
     PERFORM tenancy._record_protection(tbl, tenant_column, rtype, existing.root,
                                        coalesce(existing.rls_was_enabled, rel.relrowsecurity),
-                                       coalesce(existing.rls_was_forced, rel.relforcerowsecurity));
+                                       coalesce(existing.rls_was_forced, rel.relforcerowsecurity),
+                                       owner_column, id_column);
+    -- Shares of a row end with the row (or when it changes id or tenant).
+    -- Row triggers on a partitioned table reach every partition by
+    -- themselves; TRUNCATE is caught on each table (_protect_partition).
+    IF id_column IS NOT NULL AND existing.root IS NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
+            EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER UPDATE OR DELETE ON %s'
+                           ' FOR EACH ROW EXECUTE FUNCTION tenancy._forget_shares()', tbl);
+        END IF;
+        PERFORM tenancy._add_truncate_trigger(tbl);
+    END IF;
     FOR part IN
         SELECT t.relid FROM pg_partition_tree(tbl) t
         WHERE t.relid <> tbl
           AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables p WHERE p.relid = t.relid)
     LOOP
-        PERFORM tenancy._protect_partition(part, tbl, tenant_column, rtype);
+        PERFORM tenancy._protect_partition(part, tbl, tenant_column, rtype,
+                                           owner_column, id_column);
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION tenancy.protect(regclass, name, text) IS
-    'Puts a table (and every partition, now and later) under tenant isolation with forced row-level security; idempotent.';
+COMMENT ON FUNCTION tenancy.protect(regclass, name, text, name, name) IS
+    'Puts a table (and every partition, now and later) under tenant isolation with forced row-level security, counting ownership and shares when given owner and id columns; idempotent.';
+
+CREATE FUNCTION tenancy._add_truncate_trigger(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares_truncate') THEN
+        EXECUTE format('CREATE TRIGGER tenancy_forget_shares_truncate AFTER TRUNCATE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tenancy._forget_shares()', tbl);
+    END IF;
+END
+$$;
 
 CREATE FUNCTION tenancy._protect_partition(part regclass, root regclass,
-                                           tenant_column name, resource_type text)
+                                           tenant_column name, resource_type text,
+                                           owner_column name DEFAULT NULL,
+                                           id_column name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -213,9 +334,55 @@ DECLARE
     rel pg_class;
 BEGIN
     SELECT * INTO rel FROM pg_class WHERE oid = part;
-    PERFORM tenancy._apply_protection(part, tenant_column, resource_type);
+    PERFORM tenancy._apply_protection(part, tenant_column, resource_type, owner_column, id_column);
     PERFORM tenancy._record_protection(part, tenant_column, resource_type, root,
-                                       rel.relrowsecurity, rel.relforcerowsecurity);
+                                       rel.relrowsecurity, rel.relforcerowsecurity,
+                                       owner_column, id_column);
+    IF id_column IS NOT NULL THEN
+        PERFORM tenancy._add_truncate_trigger(part);
+    END IF;
+END
+$$;
+
+-- The rows a share names are gone (DELETE, TRUNCATE) or are no longer the
+-- same resource (a new id or tenant): their shares go too.  It acts only for
+-- a table recorded as protected, with that table's own resource type, so a
+-- trigger on some other table cannot reach another type's shares.
+CREATE FUNCTION tenancy._forget_shares() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+    old_id text;
+    old_tenant uuid;
+    new_id text;
+    new_tenant uuid;
+BEGIN
+    SELECT * INTO rec FROM tenancy.protected_tables WHERE relid = TG_RELID;
+    IF NOT FOUND OR rec.id_column IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
+                          AND NOT EXISTS (SELECT 1 FROM %s r
+                                          WHERE r.%I::text = s.resource_id AND r.%I = s.tenant_id)',
+                       coalesce(rec.root, rec.relid), rec.id_column, rec.tenant_column)
+        USING rec.resource_type;
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
+        INTO old_id, old_tenant USING OLD;
+    IF TG_OP = 'UPDATE' THEN
+        EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
+            INTO new_id, new_tenant USING NEW;
+        IF new_id = old_id AND new_tenant = old_tenant THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    DELETE FROM tenancy.shares
+    WHERE resource_type = rec.resource_type AND resource_id = old_id AND tenant_id = old_tenant;
+    RETURN NULL;
 END
 $$;
 
@@ -245,6 +412,15 @@ BEGIN
           AND polname IN ('tenancy_select', 'tenancy_insert', 'tenancy_update', 'tenancy_delete')
     LOOP
         EXECUTE format('DROP POLICY %I ON %s', pol, tbl);
+    END LOOP;
+    -- The share triggers: only the ones protect() made on this very table
+    -- (a partition's clone of its parent's row trigger goes with the parent's).
+    FOR pol IN
+        SELECT tgname FROM pg_trigger
+        WHERE tgrelid = tbl AND tgparentid = 0
+          AND tgname IN ('tenancy_forget_shares', 'tenancy_forget_shares_truncate')
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', pol, tbl);
     END LOOP;
     IF NOT rec.rls_was_forced THEN
         EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
@@ -278,14 +454,16 @@ BEGIN
         RETURN;
     END IF;
     FOR r IN
-        SELECT t.relid AS part, p.relid AS root, p.tenant_column, p.resource_type
+        SELECT t.relid AS part, p.relid AS root, p.tenant_column, p.resource_type,
+               p.owner_column, p.id_column
         FROM tenancy.protected_tables p
         CROSS JOIN LATERAL pg_partition_tree(p.relid) t
         WHERE p.root IS NULL
           AND t.relid <> p.relid
           AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables q WHERE q.relid = t.relid)
     LOOP
-        PERFORM tenancy._protect_partition(r.part, r.root, r.tenant_column, r.resource_type);
+        PERFORM tenancy._protect_partition(r.part, r.root, r.tenant_column, r.resource_type,
+                                           r.owner_column, r.id_column);
     END LOOP;
 END
 $$;

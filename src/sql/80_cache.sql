@@ -18,8 +18,8 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['organizations', 'tenants', 'users', 'memberships', 'teams',
-                             'team_members', 'roles', 'role_assignments', 'actions',
-                             'resource_types']
+                             'team_members', 'roles', 'role_assignments', 'shares',
+                             'actions', 'resource_types']
     LOOP
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE

@@ -20,6 +20,9 @@ BEGIN
                                 'set_context', 'set_context_token', 'clear_context',
                                 'current_user_id', 'current_tenant_id',
                                 'visible_tenants', 'writable_tenants', 'context_tenant',
+                                'role_tenants', 'shared_ids', 'is_shared',
+                                'has_resource_permission', 'share', 'unshare',
+                                '_add_truncate_trigger',
                                 'protect', 'unprotect', '_record_protection',
                                 '_forget_protection', '_apply_protection',
                                 '_protect_partition', '_has_protection_policies',
@@ -44,6 +47,7 @@ SELECT pg_catalog.pg_extension_config_dump('tenancy.team_members', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.role_assignments', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.actions', 'WHERE NOT builtin');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.resource_types', 'WHERE NOT builtin');
+SELECT pg_catalog.pg_extension_config_dump('tenancy.shares', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitations', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitation_tenant_roles', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitation_teams', '');

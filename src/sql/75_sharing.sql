@@ -1,0 +1,212 @@
+-- ---------------------------------------------------------------------------
+-- Sharing one resource (a row of a table protected with an id column) with a
+-- user or a team (SPEC section 4).
+--
+-- share() and unshare() act for the context user: the sharer is whoever the
+-- current context names, and the rules are checked against what that user
+-- may do on the resource.  They are SECURITY DEFINER so that they can read
+-- the row (whatever the policies would show) and write tenancy.shares, which
+-- no one else can: a share cannot be forged by inserting into the table.
+-- ---------------------------------------------------------------------------
+
+-- The protected table whose rows are the resources of a type, and the
+-- tenant and owner of one of them; NULL tenant when there is no such row.
+CREATE FUNCTION tenancy._resource(resource_type text, resource_id text,
+                                  OUT tenant_id uuid, OUT owner_id uuid)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    rec tenancy.protected_tables;
+    id_type text;
+    n bigint;
+BEGIN
+    SELECT * INTO rec FROM tenancy.protected_tables p
+    WHERE p.resource_type = resource_type AND p.root IS NULL AND p.id_column IS NOT NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'resource type "%" has no protected table with an id column', resource_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Protect the table with tenancy.protect(..., id_column => ''id'').';
+    END IF;
+    SELECT format_type(a.atttypid, NULL) INTO id_type
+    FROM pg_attribute a WHERE a.attrelid = rec.relid AND a.attname = rec.id_column;
+    BEGIN
+        EXECUTE format('SELECT %I, %s, count(*) OVER () FROM %s WHERE %I = CAST($1 AS %s) LIMIT 1',
+                       rec.tenant_column,
+                       coalesce(quote_ident(rec.owner_column), 'NULL::uuid'),
+                       rec.relid, rec.id_column, id_type)
+            INTO tenant_id, owner_id, n USING resource_id;
+    EXCEPTION WHEN data_exception THEN
+        -- Not even a valid id: no such resource.
+        tenant_id := NULL;
+        owner_id := NULL;
+    END;
+    IF n > 1 THEN
+        RAISE EXCEPTION 'resource % of type "%" exists in more than one tenant', resource_id, resource_type
+            USING ERRCODE = 'cardinality_violation';
+    END IF;
+END
+$$;
+
+-- The context user, who acts in share() and unshare().
+CREATE FUNCTION tenancy._acting_user() RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u uuid := tenancy.current_user_id();
+BEGIN
+    IF u IS NULL THEN
+        RAISE EXCEPTION 'no tenancy context is set'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Call tenancy.set_context() in this transaction first.';
+    END IF;
+    RETURN u;
+END
+$$;
+
+-- May the user share these actions of the resource?  Needs "share" and
+-- every action shared, on that resource (tenant-wide, as its owner or by a
+-- share of it).  A missing resource is refused with the same error, so that
+-- share() does not tell which ids exist.
+CREATE FUNCTION tenancy._check_may_share(sharer uuid, resource_type text, resource_id text,
+                                         actions text[], OUT tenant_id uuid)
+RETURNS uuid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    r record;
+    a text;
+BEGIN
+    r := tenancy._resource(resource_type, resource_id);
+    FOREACH a IN ARRAY array_prepend('share', actions) LOOP
+        IF r.tenant_id IS NULL
+           OR NOT tenancy.has_resource_permission(sharer, r.tenant_id, resource_type || ':' || a,
+                                                  resource_id, r.owner_id) THEN
+            RAISE EXCEPTION 'permission denied to share % % with "%"', resource_type, resource_id, a
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'Sharing needs "share" and every action shared, on the resource itself.';
+        END IF;
+    END LOOP;
+    tenant_id := r.tenant_id;
+END
+$$;
+
+CREATE FUNCTION tenancy._check_recipient(to_user uuid, to_team uuid) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF num_nonnulls(to_user, to_team) <> 1 THEN
+        RAISE EXCEPTION 'a share goes to exactly one user or one team'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass either to_user => ... or to_team => ....';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION tenancy.share(resource_type text, resource_id text, actions text[],
+                              to_user uuid DEFAULT NULL, to_team uuid DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    sharer uuid := tenancy._acting_user();
+    acts text[];
+    a text;
+    t tenancy.tenants;
+    share_id uuid;
+BEGIN
+    PERFORM tenancy._not_null(resource_type, 'resource type');
+    PERFORM tenancy._not_null(resource_id, 'resource id');
+    PERFORM tenancy._not_null(actions, 'actions');
+    PERFORM tenancy._check_recipient(to_user, to_team);
+    SELECT array_agg(DISTINCT x ORDER BY x) INTO acts FROM unnest(actions) x;
+    IF acts IS NULL OR array_position(acts, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'a share needs at least one action, and no null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH a IN ARRAY acts LOOP
+        IF a = '*' OR NOT EXISTS (SELECT 1 FROM tenancy.actions WHERE name = a) THEN
+            RAISE EXCEPTION 'action "%" is not registered', a
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Shares name registered actions; "*" is not one.';
+        END IF;
+    END LOOP;
+    IF to_user = sharer THEN
+        RAISE EXCEPTION 'cannot share a resource with oneself'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    t := tenancy._tenant(tenancy._check_may_share(sharer, resource_type, resource_id, acts));
+    IF to_user IS NOT NULL THEN
+        PERFORM tenancy._require_member(t.org_id, to_user);
+    ELSIF NOT EXISTS (SELECT 1 FROM tenancy.teams WHERE id = to_team AND org_id = t.org_id) THEN
+        RAISE EXCEPTION 'team "%" is not a team of the resource''s organization', to_team
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+
+    -- A new share replaces the old one.
+    INSERT INTO tenancy.shares AS s
+        (org_id, tenant_id, resource_type, resource_id, user_id, team_id, actions, shared_by)
+    VALUES (t.org_id, t.id, resource_type, resource_id, to_user, to_team, acts, sharer)
+    ON CONFLICT ON CONSTRAINT shares_key DO UPDATE
+        SET actions = EXCLUDED.actions, shared_by = EXCLUDED.shared_by,
+            created_at = pg_catalog.now()
+    RETURNING s.id INTO share_id;
+    RETURN share_id;
+END
+$$;
+COMMENT ON FUNCTION tenancy.share(text, text, text[], uuid, uuid) IS
+    'The context user shares actions on one resource with a user or a team; replaces an earlier share to the same recipient.  Needs "share" and every action shared, on that resource.';
+
+CREATE FUNCTION tenancy.unshare(resource_type text, resource_id text,
+                                to_user uuid DEFAULT NULL, to_team uuid DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    sharer uuid := tenancy._acting_user();
+    tenant uuid;
+BEGIN
+    PERFORM tenancy._not_null(resource_type, 'resource type');
+    PERFORM tenancy._not_null(resource_id, 'resource id');
+    PERFORM tenancy._check_recipient(to_user, to_team);
+    tenant := tenancy._check_may_share(sharer, resource_type, resource_id, '{}');
+    DELETE FROM tenancy.shares s
+    WHERE s.resource_type = resource_type AND s.tenant_id = tenant
+      AND s.resource_id = resource_id
+      AND s.user_id IS NOT DISTINCT FROM to_user AND s.team_id IS NOT DISTINCT FROM to_team;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION tenancy.unshare(text, text, uuid, uuid) IS
+    'The context user withdraws a share of one resource from a user or a team; needs "share" on the resource.  Returns whether there was one.';
+
+-- Taking a user out of one tenant: their own roles there and the shares
+-- they received there.  (Team roles stay: they belong to the team.)
+CREATE FUNCTION tenancy.remove_from_tenant(tenant uuid, user_id uuid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    t tenancy.tenants := tenancy._tenant(tenant);
+BEGIN
+    PERFORM tenancy._not_null(user_id, 'user');
+    DELETE FROM tenancy.role_assignments ra
+    WHERE ra.user_id = user_id AND ra.tenant_id = t.id;
+    DELETE FROM tenancy.shares s
+    WHERE s.user_id = user_id AND s.tenant_id = t.id;
+END
+$$;
+COMMENT ON FUNCTION tenancy.remove_from_tenant(uuid, uuid) IS
+    'Removes a user''s own roles on a tenant and the shares they received in it; their owner''s rights there end with their last role.';
