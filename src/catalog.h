@@ -51,6 +51,7 @@
 
 /* Built-in role ids, fixed by the install script (src/sql/25_builtin.sql). */
 #define TENANCY_ORG_ADMIN_ROLE	"00000000-0000-0000-0001-000000000001"
+#define TENANCY_ORG_MANAGER_ROLE "00000000-0000-0000-0001-000000000002"
 
 typedef struct TenancyCatalog
 {

@@ -43,6 +43,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "access/xact.h"
@@ -189,6 +190,8 @@ tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
 	return memo->result;
 }
 
+PG_FUNCTION_INFO_V1(tenancy_audit_orgs);
+PG_FUNCTION_INFO_V1(tenancy_outer_role);
 PG_FUNCTION_INFO_V1(tenancy_role_tenants);
 PG_FUNCTION_INFO_V1(tenancy_shared_ids);
 PG_FUNCTION_INFO_V1(tenancy_is_shared);
@@ -211,6 +214,48 @@ Datum
 tenancy_writable_tenants(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_DATUM(tenants_for_policy(fcinfo, true));
+}
+
+/*
+ * tenancy._audit_orgs() returns uuid[]: the organizations whose audit log
+ * the context user may read (the audit log's policy), once per statement.
+ */
+Datum
+tenancy_audit_orgs(PG_FUNCTION_ARGS)
+{
+	PolicyMemo *memo = memo_lookup(fcinfo, "");
+	TenancyContext ctx;
+	pg_uuid_t  *orgs = NULL;
+	int			n = 0;
+	Datum	   *elems;
+	int			i;
+
+	if (memo != NULL)
+		PG_RETURN_DATUM(memo->result);
+	if (tenancy_context_get(&ctx))
+		n = tenancy_user_audit_orgs(&ctx.user, &orgs);
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = UUIDPGetDatum(&orgs[i]);
+	memo = memo_store(fcinfo, "",
+					  PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN,
+													  false, TYPALIGN_CHAR)),
+					  false, -1, false);
+	PG_RETURN_DATUM(memo->result);
+}
+
+/*
+ * tenancy._outer_role() returns name: the role in effect outside any
+ * SECURITY DEFINER function (the session's role, or the one SET ROLE
+ * chose), which is who asked for a change made through pg_tenancy's
+ * management functions.
+ */
+Datum
+tenancy_outer_role(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(DirectFunctionCall1(namein,
+										CStringGetDatum(GetUserNameFromId(GetOuterUserId(),
+																		  false))));
 }
 
 /*

@@ -488,6 +488,7 @@ tenancy_resolve_until(const pg_uuid_t *user, const pg_uuid_t *tenant,
 typedef struct MemberOrg
 {
 	pg_uuid_t	org;
+	pg_uuid_t	role;			/* the membership's organization role */
 	bool		admin;			/* organization admin, directly or by a team */
 	List	   *teams;			/* pg_uuid_t * */
 } MemberOrg;
@@ -530,6 +531,7 @@ visit_user_membership(HeapTuple tuple, TupleDesc desc, void *arg)
 	role = copy_uuid_attr(tuple, desc, Anum_memberships_role_id);
 	mo = palloc0(sizeof(MemberOrg));
 	mo->org = *org;
+	mo->role = *role;
 	mo->admin = uuid_equal(role, get_org_admin_role());
 	ls->orgs = lappend(ls->orgs, mo);
 	return true;
@@ -1127,6 +1129,42 @@ tenancy_resource_allows(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	return tenancy_shares_contain(shares, n, tenant, id, idlen);
 }
 
+/*
+ * The organizations whose audit log the user may read: where they are an
+ * active member with the built-in organization role admin (directly or
+ * through a team) or manager.
+ */
+int
+tenancy_user_audit_orgs(const pg_uuid_t *user, pg_uuid_t **result)
+{
+	LookupState ls;
+	bool		pushed = read_begin();
+	pg_uuid_t	manager;
+	ListCell   *lc;
+	int			n = 0;
+
+	memcpy(&manager, DatumGetUUIDP(DirectFunctionCall1(uuid_in,
+													   CStringGetDatum(TENANCY_ORG_MANAGER_ROLE))),
+		   sizeof(pg_uuid_t));
+	lookup_begin(&ls, NULL);
+	*result = NULL;
+	if (user_is_active(&ls.base, user))
+	{
+		collect_memberships(&ls, user);
+		*result = palloc(sizeof(pg_uuid_t) * Max(list_length(ls.orgs), 1));
+		foreach(lc, ls.orgs)
+		{
+			MemberOrg  *mo = lfirst(lc);
+
+			if (mo->admin || uuid_equal(&mo->role, &manager))
+				(*result)[n++] = mo->org;
+		}
+	}
+	resolve_end(&ls.base);
+	read_end(pushed);
+	return n;
+}
+
 /* Registries ---------------------------------------------------------------- */
 
 static bool
@@ -1204,4 +1242,28 @@ tenancy_has_permission(PG_FUNCTION_ARGS)
 	tenancy_check_registered(&e);
 	ps = tenancy_resolve(user, tenant);
 	PG_RETURN_BOOL(permset_allows(ps, &e));
+}
+
+PG_FUNCTION_INFO_V1(tenancy_user_tenants_array);
+
+/* tenancy._user_tenants(user_id uuid, permission text) returns uuid[] */
+Datum
+tenancy_user_tenants_array(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *user = PG_GETARG_UUID_P(0);
+	char	   *perm = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PermEntry	e;
+	pg_uuid_t  *tenants = NULL;
+	Datum	   *elems;
+	int			n;
+	int			i;
+
+	permission_parse(perm, &e);
+	tenancy_check_registered(&e);
+	n = tenancy_user_tenants(user, &e, &tenants);
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = UUIDPGetDatum(&tenants[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, UUIDOID, UUID_LEN,
+										  false, TYPALIGN_CHAR));
 }

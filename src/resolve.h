@@ -60,6 +60,9 @@ extern bool tenancy_resource_allows(const pg_uuid_t *user,
 									const char *id, int idlen,
 									const pg_uuid_t *owner);
 
+/* The organizations whose audit log the user may read; returns how many. */
+extern int	tenancy_user_audit_orgs(const pg_uuid_t *user, pg_uuid_t **orgs);
+
 /* Is the user active and an unexpired member of some organization? */
 extern bool tenancy_user_is_member(const pg_uuid_t *user);
 

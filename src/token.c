@@ -316,3 +316,42 @@ tenancy_token_verify(const char *token, const char *secret, TimestampTz now,
 	}
 	return true;
 }
+
+/* Invitation tokens ---------------------------------------------------------- */
+
+#define INVITATION_TOKEN_BYTES	32
+
+PG_FUNCTION_INFO_V1(tenancy_new_token);
+
+/*
+ * tenancy._new_token() returns text: 256 bits from the server's strong
+ * random source, in unpadded base64url (43 characters).  Only its SHA-256
+ * is stored; the token itself is shown once.
+ */
+Datum
+tenancy_new_token(PG_FUNCTION_ARGS)
+{
+	uint8		bytes[INVITATION_TOKEN_BYTES];
+	int			enclen = pg_b64_enc_len(INVITATION_TOKEN_BYTES);
+	char	   *out = palloc(enclen + 1);
+	int			len;
+	int			i;
+
+	if (!pg_strong_random(bytes, sizeof(bytes)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random invitation token")));
+	len = pg_b64_encode((const char *) bytes, sizeof(bytes), out, enclen);
+	if (len < 0)
+		elog(ERROR, "could not encode an invitation token");
+	while (len > 0 && out[len - 1] == '=')
+		len--;
+	for (i = 0; i < len; i++)
+	{
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out, len));
+}
