@@ -16,8 +16,10 @@ AS 'MODULE_PATHNAME', 'tenancy_has_permission';
 COMMENT ON FUNCTION tenancy.has_permission(uuid, uuid, text) IS
     'Whether a user holds a permission ("type:action") on a tenant; false for unknown users and tenants.';
 
+-- owner_id has no default: a call with four arguments is the context
+-- user's variant (src/sql/60_context.sql).
 CREATE FUNCTION tenancy.has_resource_permission(user_id uuid, tenant uuid, permission text,
-                                                resource_id text, owner_id uuid DEFAULT NULL)
+                                                resource_id text, owner_id uuid)
 RETURNS boolean
 LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_has_resource_permission';

@@ -171,6 +171,7 @@ BEGIN
     -- A type that protect() registered goes when nothing uses it any more.
     IF rec.registered_type
        AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables WHERE resource_type = rec.resource_type)
+       AND NOT EXISTS (SELECT 1 FROM tenancy.shares WHERE resource_type = rec.resource_type)
        AND NOT EXISTS (SELECT 1 FROM tenancy.roles r, tenancy.permset_elements(r.permissions) e
                        WHERE split_part(e, ':', 1) = rec.resource_type) THEN
         DELETE FROM tenancy.resource_types WHERE name = rec.resource_type AND NOT builtin;
@@ -190,6 +191,7 @@ AS $$
 DECLARE
     rel pg_class;
     col pg_attribute;
+    other pg_attribute;
     rtype text;
     existing tenancy.protected_tables;
     part regclass;
@@ -215,20 +217,20 @@ BEGIN
             USING ERRCODE = 'datatype_mismatch';
     END IF;
     IF owner_column IS NOT NULL THEN
-        SELECT * INTO col FROM pg_attribute
+        SELECT * INTO other FROM pg_attribute
         WHERE attrelid = tbl AND attname = owner_column AND attnum > 0 AND NOT attisdropped;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'column "%" of relation % does not exist', owner_column, tbl
                 USING ERRCODE = 'undefined_column';
         END IF;
-        IF col.atttypid <> 'uuid'::regtype THEN
+        IF other.atttypid <> 'uuid'::regtype THEN
             RAISE EXCEPTION 'owner column "%" of relation % must be of type uuid, not %',
-                            owner_column, tbl, format_type(col.atttypid, NULL)
+                            owner_column, tbl, format_type(other.atttypid, NULL)
                 USING ERRCODE = 'datatype_mismatch';
         END IF;
     END IF;
     IF id_column IS NOT NULL THEN
-        SELECT * INTO col FROM pg_attribute
+        SELECT * INTO other FROM pg_attribute
         WHERE attrelid = tbl AND attname = id_column AND attnum > 0 AND NOT attisdropped;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'column "%" of relation % does not exist', id_column, tbl
@@ -239,11 +241,9 @@ BEGIN
                SELECT 1 FROM pg_index i
                WHERE i.indrelid = tbl AND i.indisunique AND i.indpred IS NULL
                  AND i.indexprs IS NULL
-                 AND col.attnum = ANY (i.indkey::int2[])
+                 AND other.attnum = ANY (i.indkey::int2[])
                  AND (i.indnatts = 1
-                      OR (i.indnatts = 2 AND (SELECT attnum FROM pg_attribute
-                                              WHERE attrelid = tbl AND attname = tenant_column)
-                                             = ANY (i.indkey::int2[])))) THEN
+                      OR (i.indnatts = 2 AND col.attnum = ANY (i.indkey::int2[])))) THEN
             RAISE EXCEPTION 'id column "%" of relation % is not unique', id_column, tbl
                 USING ERRCODE = 'invalid_object_definition',
                       DETAIL = 'A share names one row by its id.',

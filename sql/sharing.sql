@@ -1,0 +1,361 @@
+--
+-- Ownership and shares (SPEC section 4): protect() with owner and id
+-- columns, the sharing rules, the resource-level check, the lookups, and the
+-- attacks on sharing (each tries and shows that it fails).
+--
+-- The cast: organization acme (tenants prod and staging, team ops) and
+-- organization globex (tenant main).  alice administers acme; carol edits
+-- prod; vic views prod; dan is a member with no tenant role; erin is a
+-- member in team ops; bob administers globex.  app.docs is owned by the
+-- ordinary role app_owner; app_user is what the application connects as.
+--
+CREATE EXTENSION pg_tenancy;
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+SET search_path = public;
+
+SELECT tenancy.create_user('alice@acme.test') AS alice \gset
+SELECT tenancy.create_user('carol@acme.test') AS carol \gset
+SELECT tenancy.create_user('vic@acme.test') AS vic \gset
+SELECT tenancy.create_user('dan@acme.test') AS dan \gset
+SELECT tenancy.create_user('erin@acme.test') AS erin \gset
+SELECT tenancy.create_user('bob@globex.test') AS bob \gset
+SELECT tenancy.create_organization('acme', admin => :'alice') AS acme \gset
+SELECT tenancy.create_organization('globex', admin => :'bob') AS globex \gset
+SELECT tenancy.create_tenant(:'acme', 'prod') AS ta \gset
+SELECT tenancy.create_tenant(:'acme', 'staging') AS ta2 \gset
+SELECT tenancy.create_tenant(:'globex', 'main') AS tb \gset
+SELECT tenancy.create_team(:'acme', 'ops') AS ops \gset
+SELECT count(*) AS members_added FROM (
+    SELECT tenancy.add_member(:'acme', u) FROM unnest(ARRAY[:'carol', :'vic', :'dan', :'erin']::uuid[]) u) x;
+SELECT 'done' AS erin_in_ops FROM tenancy.add_team_member(:'ops', :'erin');
+SELECT tenancy.assign_role('editor', tenant => :'ta', user_id => :'carol') IS NOT NULL AS carol_edits_prod;
+SELECT tenancy.assign_role('viewer', tenant => :'ta', user_id => :'vic') IS NOT NULL AS vic_views_prod;
+
+CREATE SCHEMA atk;
+GRANT USAGE ON SCHEMA atk TO PUBLIC;
+CREATE FUNCTION atk.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE stmt;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN 'ok, ' || n || ' row(s)';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+-- What a context sees of app.docs, and the outcome of a statement in it,
+-- each in a transaction of its own (rolled back).
+CREATE FUNCTION atk.sees(ctx text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    r text;
+BEGIN
+    PERFORM set_config('tenancy.context', ctx, true);
+    SELECT coalesce(string_agg(body, ', ' ORDER BY id), '(nothing)') INTO r FROM app.docs;
+    PERFORM set_config('tenancy.context', '', true);
+    RETURN r;
+END
+$$;
+
+CREATE ROLE app_owner;
+CREATE ROLE app_user;
+CREATE SCHEMA app AUTHORIZATION app_owner;
+GRANT USAGE ON SCHEMA app TO app_user;
+
+SET ROLE app_owner;
+CREATE TABLE app.docs (
+    id        bigint PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    owner_id  uuid,
+    body      text NOT NULL
+);
+CREATE INDEX ON app.docs (tenant_id);
+CREATE INDEX ON app.docs (owner_id);
+CREATE TABLE app.notes (n int, tenant_id uuid, owner_id text);
+
+--
+-- protect() with owner and id columns: checked, idempotent, recorded.
+--
+SELECT atk.try('SELECT tenancy.protect(''app.notes'', owner_column => ''owner_id'')') AS owner_not_uuid;
+SELECT atk.try('SELECT tenancy.protect(''app.notes'', id_column => ''n'')') AS id_not_unique;
+SELECT atk.try('SELECT tenancy.protect(''app.notes'', id_column => ''nope'')') AS id_missing;
+SELECT tenancy.protect('app.docs', owner_column => 'owner_id', id_column => 'id');
+SELECT tenancy.protect('app.docs', owner_column => 'owner_id', id_column => 'id') AS again;
+SELECT atk.try('SELECT tenancy.protect(''app.docs'', owner_column => ''owner_id'')') AS different_columns;
+CREATE TABLE app.docs2 (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+SELECT atk.try('SELECT tenancy.protect(''app.docs2'', resource_type => ''docs'', id_column => ''id'')') AS type_taken;
+DROP TABLE app.docs2;
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.docs TO app_user;
+RESET ROLE;
+SELECT resource_type, owner_column, id_column FROM tenancy.protected_tables WHERE relid = 'app.docs'::regclass;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'app.docs'::regclass ORDER BY 1;
+
+INSERT INTO app.docs VALUES
+    (1, :'ta',  :'carol', 'carol-1'),
+    (2, :'ta',  :'alice', 'alice-2'),
+    (3, :'ta2', :'alice', 'alice-3'),
+    (4, :'ta',  :'vic',   'vic-4'),
+    (5, :'tb',  :'bob',   'bob-5');
+
+--
+-- Ownership: an editor updates and deletes only what it owns; a viewer
+-- owns what it owns too; nobody sees another organization.
+--
+SET ROLE app_user;
+SELECT atk.sees(:'carol') AS carol_sees, atk.sees(:'vic') AS vic_sees, atk.sees(:'dan') AS dan_sees;
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+UPDATE app.docs SET body = body || '!' RETURNING id;
+DELETE FROM app.docs WHERE id <> 1 RETURNING id;
+ROLLBACK;
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+UPDATE app.docs SET body = body || '!' RETURNING id;
+-- The owner cannot hand the row to another tenant where they hold nothing.
+SELECT atk.try(format('UPDATE app.docs SET tenant_id = %L WHERE id = 4', :'tb')) AS owner_moves_to_globex;
+ROLLBACK;
+-- Inserting needs "create" on the tenant: the owner column grants nothing there.
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try(format('INSERT INTO app.docs VALUES (9, %L, %L, ''x'')', :'ta', :'vic')) AS viewer_inserts;
+ROLLBACK;
+RESET ROLE;
+
+--
+-- The sharing rules.
+--
+SET ROLE app_user;
+-- No context, no sharer.
+SELECT atk.try('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_user => ' || quote_literal(:'dan') || ')') AS share_without_context;
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+-- The owner shares its row; an editor shares another's row for read (it
+-- holds share and read tenant-wide) but not for update.
+SELECT tenancy.share('docs', '1', '{read}', to_user => :'dan') IS NOT NULL AS carol_shares_1_with_dan;
+SELECT tenancy.share('docs', '2', '{read}', to_user => :'dan') IS NOT NULL AS carol_shares_2_with_dan;
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''2'', ''{read,update}'', to_user => %L)', :'dan')) AS share_update_not_held;
+-- Nobody shares with themselves; shares name registered concrete actions;
+-- the recipient is in the resource's organization.
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_user => %L)', :'carol')) AS share_with_self;
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{*}'', to_user => %L)', :'dan')) AS share_wildcard;
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{}'', to_user => %L)', :'dan')) AS share_nothing;
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_user => %L)', :'bob')) AS share_outside_org;
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_user => %L, to_team => %L)', :'dan', :'ops')) AS share_two_recipients;
+-- A missing row and a row the sharer may not share answer alike.
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''404'', ''{read}'', to_user => %L)', :'dan')) AS share_missing_row;
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''5'', ''{read}'', to_user => %L)', :'dan')) AS share_globex_row;
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''abc'', ''{read}'', to_user => %L)', :'dan')) AS share_bad_id;
+SELECT atk.try(format('SELECT tenancy.share(''nope'', ''1'', ''{read}'', to_user => %L)', :'dan')) AS share_unknown_type;
+COMMIT;
+-- A viewer holds no "share".
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''2'', ''{read}'', to_user => %L)', :'dan')) AS viewer_shares;
+-- ... except on what it owns.
+SELECT tenancy.share('docs', '4', '{read}', to_team => :'ops') IS NOT NULL AS vic_shares_4_with_ops;
+COMMIT;
+SELECT atk.sees(:'dan') AS dan_sees, atk.sees(:'erin') AS erin_sees;
+-- A share makes the tenant visible: dan may take prod as his current tenant.
+SELECT atk.sees(:'dan' || '/' || :'ta') AS dan_in_prod_sees;
+SELECT atk.try(format('SET LOCAL tenancy.context = %L', :'dan' || '/' || :'ta2')) AS dan_in_staging;
+-- A new share replaces the old one.
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT tenancy.share('docs', '1', '{read,update}', to_user => :'dan') IS NOT NULL AS carol_reshares_1;
+COMMIT;
+RESET ROLE;
+SELECT resource_id, actions FROM tenancy.shares WHERE user_id = :'dan' ORDER BY 1;
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'dan';
+UPDATE app.docs SET body = body || ' (dan)' RETURNING id, body;
+SELECT atk.try('DELETE FROM app.docs') AS dan_deletes;
+-- A shared row cannot be carried into another tenant by its share.
+SELECT atk.try(format('UPDATE app.docs SET tenant_id = %L WHERE id = 1', :'ta2')) AS dan_moves_row;
+ROLLBACK;
+RESET ROLE;
+
+--
+-- The resource-level check and the lookups agree with what the table shows.
+--
+SELECT tenancy.has_resource_permission(:'dan', :'ta', 'docs:read', '1', NULL) AS dan_read_1,
+       tenancy.has_resource_permission(:'dan', :'ta', 'docs:update', '1', NULL) AS dan_update_1,
+       tenancy.has_resource_permission(:'dan', :'ta', 'docs:delete', '1', NULL) AS dan_delete_1,
+       tenancy.has_resource_permission(:'dan', :'ta2', 'docs:read', '1', NULL) AS dan_read_1_in_staging,
+       tenancy.has_resource_permission(:'carol', :'ta', 'docs:delete', '1', :'carol') AS carol_owner_delete,
+       tenancy.has_resource_permission(:'carol', :'ta', 'docs:delete', '2', :'alice') AS carol_delete_2,
+       tenancy.has_resource_permission(:'erin', :'ta', 'docs:read', '4', NULL) AS erin_team_read_4;
+SELECT resource_id, actions, team_id IS NOT NULL AS through_team
+FROM tenancy.shared_with(:'erin', 'docs');
+SELECT resource_id, actions FROM tenancy.shared_with(:'dan', 'docs', 'update');
+SELECT path, role, team_id IS NOT NULL AS team FROM tenancy.explain(:'erin', :'ta', 'docs:read', '4', :'vic');
+SELECT path, role FROM tenancy.explain(:'carol', :'ta', 'docs:delete', '1', :'carol');
+SELECT path, role FROM tenancy.explain(:'dan', :'ta', 'docs:update', '1', :'carol');
+SELECT count(*) AS paths FROM tenancy.explain(:'dan', :'ta', 'docs:delete', '1', :'carol');
+
+--
+-- Where shares and ownership end.
+--
+-- A team share ends when the user leaves the team, at once.
+SELECT 'done' AS erin_leaves_ops FROM tenancy.remove_team_member(:'ops', :'erin');
+SET ROLE app_user;
+SELECT atk.sees(:'erin') AS erin_sees_after_leaving;
+RESET ROLE;
+-- unshare() needs "share" on the resource, and ends the share at once.
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'dan';
+SELECT atk.try('SELECT tenancy.unshare(''docs'', ''2'', to_user => ' || quote_literal(:'dan') || ')') AS dan_unshares;
+ROLLBACK;
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT tenancy.unshare('docs', '2', to_user => :'dan') AS carol_unshares_2;
+SELECT tenancy.unshare('docs', '2', to_user => :'dan') AS carol_unshares_2_again;
+COMMIT;
+SELECT atk.sees(:'dan') AS dan_sees_after_unshare;
+RESET ROLE;
+-- Deleting, renumbering or moving the row ends its shares.
+SELECT count(*) AS shares_before FROM tenancy.shares;
+BEGIN;
+DELETE FROM app.docs WHERE id = 1;
+SELECT count(*) AS shares_after_delete FROM tenancy.shares;
+ROLLBACK;
+BEGIN;
+UPDATE app.docs SET id = 11 WHERE id = 1;
+SELECT count(*) AS shares_after_new_id FROM tenancy.shares;
+ROLLBACK;
+BEGIN;
+UPDATE app.docs SET body = 'same resource' WHERE id = 1;
+SELECT count(*) AS shares_after_body_change FROM tenancy.shares;
+ROLLBACK;
+BEGIN;
+TRUNCATE app.docs;
+SELECT count(*) AS shares_after_truncate FROM tenancy.shares;
+ROLLBACK;
+-- Taking dan out of prod ends the shares he received there.
+BEGIN;
+SELECT 'done' AS dan_out_of_prod FROM tenancy.remove_from_tenant(:'ta', :'dan');
+SELECT count(*) AS dan_shares FROM tenancy.shares WHERE user_id = :'dan';
+ROLLBACK;
+-- Removing dan from the organization ends them too.
+BEGIN;
+SELECT 'done' AS dan_removed FROM tenancy.remove_member(:'acme', :'dan');
+SELECT count(*) AS dan_shares FROM tenancy.shares WHERE user_id = :'dan';
+ROLLBACK;
+-- An owner's rights last as long as they hold a role in the tenant.
+BEGIN;
+SELECT 'done' AS carol_out_of_prod FROM tenancy.remove_from_tenant(:'ta', :'carol');
+SELECT tenancy.has_resource_permission(:'carol', :'ta', 'docs:update', '1', :'carol') AS carol_still_owner;
+ROLLBACK;
+-- A deactivated user is allowed nothing, and again everything on reactivation.
+BEGIN;
+SELECT 'done' AS dan_deactivated FROM tenancy.deactivate_user(:'dan');
+SELECT tenancy.has_resource_permission(:'dan', :'ta', 'docs:update', '1', NULL) AS dan_update_1;
+SELECT 'done' AS dan_reactivated FROM tenancy.reactivate_user(:'dan');
+SELECT tenancy.has_resource_permission(:'dan', :'ta', 'docs:update', '1', NULL) AS dan_update_1;
+ROLLBACK;
+-- Deleting the team or the tenant takes their shares.
+BEGIN;
+SELECT count(*) AS team_shares FROM tenancy.shares WHERE team_id = :'ops';
+SELECT 'done' AS ops_deleted FROM tenancy.delete_team(:'ops');
+SELECT count(*) AS team_shares FROM tenancy.shares WHERE team_id = :'ops';
+SELECT 'done' AS prod_deleted FROM tenancy.delete_tenant(:'ta');
+SELECT count(*) AS shares_left FROM tenancy.shares;
+ROLLBACK;
+
+--
+-- Attacks on sharing.
+--
+SET ROLE app_user;
+-- Forging a share by writing pg_tenancy's tables.
+SELECT atk.try(format('INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, resource_id, user_id, actions) VALUES (%L, %L, ''docs'', ''2'', %L, ''{read,update,delete}'')',
+                      :'acme', :'ta', :'dan')) AS forge_share;
+SELECT atk.try('UPDATE tenancy.shares SET actions = ''{read,update,delete}''') AS widen_share;
+SELECT atk.try('DELETE FROM tenancy.shares') AS drop_shares;
+-- Calling the trigger function or writing one that calls it: it acts only
+-- for the protected table of a type, so another table cannot clear shares.
+RESET ROLE;
+CREATE SCHEMA evil AUTHORIZATION app_user;
+SET ROLE app_user;
+CREATE TABLE evil.t (id bigint PRIMARY KEY, tenant_id uuid);
+CREATE TRIGGER t AFTER DELETE ON evil.t FOR EACH ROW EXECUTE FUNCTION tenancy._forget_shares();
+INSERT INTO evil.t VALUES (1, :'ta'), (4, :'ta');
+DELETE FROM evil.t;
+-- Claiming the resource type with a table of one's own.
+SELECT atk.try('SELECT tenancy.protect(''evil.t'', resource_type => ''docs'', id_column => ''id'')') AS claim_type;
+RESET ROLE;
+SELECT count(*) AS shares_intact FROM tenancy.shares;
+SET ROLE app_user;
+-- A revoked share stops granting at once, also to a prepared statement
+-- whose generic plan was made while it granted.
+PREPARE dan_docs AS SELECT string_agg(body, ', ' ORDER BY id) FROM app.docs;
+BEGIN;
+SET LOCAL tenancy.context = :'dan';
+SET LOCAL plan_cache_mode = force_generic_plan;
+EXECUTE dan_docs;
+EXECUTE dan_docs;
+COMMIT;
+RESET ROLE;
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT tenancy.unshare('docs', '1', to_user => :'dan') AS carol_revokes;
+COMMIT;
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'dan';
+SET LOCAL plan_cache_mode = force_generic_plan;
+EXECUTE dan_docs;
+COMMIT;
+-- Another user's context with the same prepared statement.
+BEGIN;
+SET LOCAL tenancy.context = :'erin';
+EXECUTE dan_docs;
+COMMIT;
+DEALLOCATE dan_docs;
+RESET ROLE;
+
+--
+-- A partitioned table: shares reach every partition, and go with the row.
+--
+SET ROLE app_owner;
+CREATE TABLE app.events (id bigint, tenant_id uuid NOT NULL, owner_id uuid, body text,
+                         PRIMARY KEY (tenant_id, id)) PARTITION BY LIST (tenant_id);
+CREATE TABLE app.events_prod PARTITION OF app.events FOR VALUES IN (:'ta');
+SELECT tenancy.protect('app.events', owner_column => 'owner_id', id_column => 'id');
+CREATE TABLE app.events_staging PARTITION OF app.events FOR VALUES IN (:'ta2');
+GRANT SELECT ON app.events, app.events_staging TO app_user;
+RESET ROLE;
+INSERT INTO app.events VALUES (1, :'ta', :'alice', 'prod event'), (2, :'ta2', :'alice', 'staging event');
+SELECT relid::regclass, owner_column, id_column FROM tenancy.protected_tables
+WHERE resource_type = 'events' ORDER BY 1::text;
+BEGIN;
+SET LOCAL tenancy.context = :'alice';
+SELECT tenancy.share('events', '2', '{read}', to_user => :'dan') IS NOT NULL AS alice_shares_event_2;
+COMMIT;
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'dan';
+SELECT body FROM app.events;
+SELECT count(*) AS through_partition FROM app.events_staging;
+COMMIT;
+RESET ROLE;
+DELETE FROM app.events_staging;
+SELECT count(*) AS event_shares_left FROM tenancy.shares WHERE resource_type = 'events';
+SELECT tenancy.unprotect('app.events');
+SELECT count(*) AS event_triggers_left FROM pg_trigger
+WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('app.events')) AND tgname LIKE 'tenancy%';
+
+-- unprotect() removes exactly what protect() added; the shares stay, and
+-- so does their resource type.
+SELECT tenancy.unprotect('app.docs');
+SELECT count(*) AS shares_kept, (SELECT count(*) FROM tenancy.resource_types WHERE name = 'docs') AS type_kept
+FROM tenancy.shares WHERE resource_type = 'docs';
+SELECT count(*) AS docs_triggers_left FROM pg_trigger WHERE tgrelid = 'app.docs'::regclass AND NOT tgisinternal;
+
+DROP SCHEMA evil CASCADE;
+DROP SCHEMA app CASCADE;
+DROP SCHEMA atk CASCADE;
+DROP ROLE app_owner;
+DROP ROLE app_user;
+DROP EXTENSION pg_tenancy;
