@@ -73,7 +73,7 @@ BEGIN
             orgs := ARRAY[(r ->> 'id')::uuid];
         ELSIF TG_TABLE_NAME = 'users' THEN
             -- A user belongs to no organization: every one they are in sees it.
-            SELECT array_agg(m.org_id) INTO orgs
+            SELECT array_agg(m.org_id ORDER BY m.org_id) INTO orgs
             FROM tenancy.memberships m WHERE m.user_id = (r ->> 'id')::uuid;
             orgs := coalesce(orgs, ARRAY[NULL::uuid]);
         ELSE
