@@ -87,7 +87,7 @@ BEGIN
         IF r.tenant_id IS NULL
            OR NOT tenancy.has_resource_permission(sharer, r.tenant_id, resource_type || ':' || a,
                                                   resource_id, r.owner_id) THEN
-            RAISE EXCEPTION 'permission denied to share % % with "%"', resource_type, resource_id, a
+            RAISE EXCEPTION 'permission denied to share % "%" for "%"', resource_type, resource_id, a
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = 'Sharing needs "share" and every action shared, on the resource itself.';
         END IF;

@@ -1,6 +1,6 @@
 -- ---------------------------------------------------------------------------
--- Model-based test of tenant permission resolution (SPEC section 4, points
--- 1 to 3).
+-- Model-based test of permission resolution (SPEC section 4): tenant-wide
+-- permissions (points 1 to 3), and on single resources ownership and shares.
 --
 -- A seeded random walk performs a few thousand operations on the hierarchy
 -- through the management functions (and, for expiry, direct UPDATEs of
@@ -8,7 +8,14 @@
 -- After every batch of operations, tenancy.has_permission() is compared with
 -- the plain-SQL reference tenancy_ref.has_permission() (reference.sql) on
 -- every (user, tenant, permission) triple, and tenancy.permissions() with the
--- reference's patterns on every (user, tenant) pair.
+-- reference's patterns on every (user, tenant) pair.  On resources (rows of
+-- a table protected with owner and id columns, m_docs, whose rows are
+-- created, moved, re-owned, shared and unshared by the walk):
+-- has_resource_permission() against tenancy_ref.has_resource_permission() on
+-- every (user, row, action), the rows the protected table returns to every
+-- user, with and without a current tenant, for SELECT, UPDATE and DELETE,
+-- and the lookups (tenants_with_permission, permission_holders, shared_with,
+-- explain) against the same reference answers.
 --
 -- Notes
 --   * Deterministic: setseed() below, and every random choice is made from a
@@ -21,7 +28,7 @@
 --   * 32 resource types with long random names exist only to give the role
 --     "wide" a permission set stored out of line (TOAST); of those, the
 --     permission list asks "read" on each and every action on two.
---   * Expect about 20 s; the reference (plain SQL) is the slow side.
+--   * Expect about a minute; the reference (plain SQL) is the slow side.
 --
 -- Run:  pg_prove -d DB test/model/model.sql   (DB has CREATE EXTENSION pgtap)
 -- ---------------------------------------------------------------------------
@@ -32,7 +39,7 @@ SET LOCAL client_min_messages = warning;
 CREATE EXTENSION pg_tenancy;
 \ir reference.sql
 
-SELECT plan(21);
+SELECT plan(65);
 SELECT setseed(0.20240607);
 
 -- Bookkeeping ----------------------------------------------------------------
@@ -56,6 +63,19 @@ CREATE TEMP TABLE m_sets (
     ext text, ref text
 );
 CREATE TEMP TABLE m_coverage (cp int, what text, n bigint);
+-- Resource-level answers (every user, row, action) and rows returned.
+CREATE TEMP TABLE m_res (
+    cp int, user_id uuid, doc int, tenant uuid, action text, email text,
+    ext boolean, ref boolean
+);
+CREATE TEMP TABLE m_rows (
+    cp int, user_id uuid, tenant uuid, command text, email text,
+    ext int[], ref int[]
+);
+CREATE TEMP TABLE m_lookups (cp int, what text, args text, ext text, ref text);
+CREATE INDEX ON m_res (cp, user_id, doc, action);
+CREATE INDEX ON m_answers (cp, user_id, perm);
+CREATE INDEX ON m_answers (cp, tenant, perm);
 CREATE TEMP TABLE m_state (k text PRIMARY KEY, v text);
 INSERT INTO m_state VALUES ('batch', '0');
 
@@ -190,6 +210,13 @@ BEGIN
     END IF;
     RETURN ('{' || array_to_string(parts, ',') || '}')::tenancy.permset;
 END
+$$;
+
+-- Actions to share: one to three, sometimes one not held by the sharer.
+CREATE FUNCTION pg_temp.r_actions() RETURNS text[]
+LANGUAGE sql VOLATILE AS $$
+    SELECT array_agg(DISTINCT pg_temp.pick_text('{read,read,update,delete,share,promote}'))
+    FROM generate_series(1, 1 + floor(random() * 3)::int)
 $$;
 
 -- One operation --------------------------------------------------------------
@@ -419,6 +446,72 @@ BEGIN
             IF k IS NULL THEN RETURN 'noop'; END IF;
             UPDATE tenancy.role_assignments SET expires_at = NULL WHERE id = k::uuid;
         END IF;
+    WHEN 'create_doc' THEN
+        tnt := pg_temp.r_tenant();
+        org := (SELECT org_id FROM tenancy.tenants WHERE id = tnt);
+        INSERT INTO m_docs (tenant_id, owner_id, body)
+        VALUES (tnt, CASE WHEN pg_temp.chance(0.85) THEN pg_temp.r_member(org) END, 'doc ' || n);
+    WHEN 'delete_doc' THEN
+        DELETE FROM m_docs WHERE id = pg_temp.pick('SELECT id::text FROM m_docs ORDER BY id')::int;
+    WHEN 'move_doc' THEN
+        -- A new tenant (its shares end) or a new owner.
+        k := pg_temp.pick('SELECT id::text FROM m_docs ORDER BY id');
+        IF k IS NULL THEN RETURN 'noop'; END IF;
+        IF pg_temp.chance(0.4) THEN
+            UPDATE m_docs SET tenant_id = pg_temp.r_tenant() WHERE id = k::int;
+        ELSE
+            UPDATE m_docs SET owner_id = pg_temp.r_member((SELECT t.org_id FROM m_docs d
+                                                           JOIN tenancy.tenants t ON t.id = d.tenant_id
+                                                           WHERE d.id = k::int))
+            WHERE id = k::int;
+        END IF;
+    WHEN 'share' THEN
+        -- As a member of the row's organization (the owner, often): allowed
+        -- or not by the rules; to a member or a team of that organization,
+        -- or someone else (refused).
+        k := pg_temp.pick('SELECT id::text FROM m_docs ORDER BY id');
+        IF k IS NULL THEN RETURN 'noop'; END IF;
+        org := (SELECT t.org_id FROM m_docs d JOIN tenancy.tenants t ON t.id = d.tenant_id WHERE d.id = k::int);
+        x := random();
+        usr := CASE WHEN x < 0.45 THEN (SELECT owner_id FROM m_docs WHERE id = k::int)
+                    WHEN x < 0.8 THEN   -- someone who may share on the whole tenant
+                         pg_temp.pick('SELECT u.id::text FROM tenancy.users u
+                                       WHERE tenancy.has_permission(u.id, $1, ''pipeline:share'')
+                                       ORDER BY lower(u.email)',
+                                      (SELECT tenant_id FROM m_docs WHERE id = k::int))::uuid
+               END;
+        usr := coalesce(usr, pg_temp.r_member(org, 0.95));
+        PERFORM set_config('tenancy.context', usr::text, true);
+        IF pg_temp.chance(0.3) THEN
+            tm := CASE WHEN pg_temp.chance(0.9)
+                       THEN pg_temp.pick('SELECT id::text FROM tenancy.teams WHERE org_id = $1 ORDER BY name', org)::uuid
+                       ELSE pg_temp.r_team() END;
+            PERFORM tenancy.share('pipeline', k, pg_temp.r_actions(), to_team => tm);
+        ELSE
+            PERFORM tenancy.share('pipeline', k, pg_temp.r_actions(), to_user => pg_temp.r_member(org, 0.9));
+        END IF;
+        PERFORM set_config('tenancy.context', '', true);
+    WHEN 'unshare' THEN
+        k := pg_temp.pick($q$
+            SELECT concat_ws('|', s.resource_id, coalesce(s.user_id::text, ''), coalesce(s.team_id::text, ''),
+                             coalesce(s.shared_by::text, ''))
+            FROM tenancy.shares s
+            LEFT JOIN tenancy.users u ON u.id = s.user_id
+            LEFT JOIN tenancy.teams tm ON tm.id = s.team_id
+            ORDER BY s.resource_id::int, lower(u.email), tm.name $q$);
+        IF k IS NULL THEN RETURN 'noop'; END IF;
+        -- Usually by whoever shared it; the rules decide.
+        usr := CASE WHEN pg_temp.chance(0.8) AND split_part(k, '|', 4) <> ''
+                    THEN split_part(k, '|', 4)::uuid ELSE pg_temp.r_user() END;
+        PERFORM set_config('tenancy.context', usr::text, true);
+        done := tenancy.unshare('pipeline', split_part(k, '|', 1),
+                                to_user => nullif(split_part(k, '|', 2), '')::uuid,
+                                to_team => nullif(split_part(k, '|', 3), '')::uuid);
+        PERFORM set_config('tenancy.context', '', true);
+        IF NOT done THEN RETURN 'noop'; END IF;
+    WHEN 'remove_from_tenant' THEN
+        tnt := pg_temp.r_tenant();
+        PERFORM tenancy.remove_from_tenant(tnt, pg_temp.r_member((SELECT org_id FROM tenancy.tenants WHERE id = tnt)));
     WHEN 'invalid' THEN
         -- Requests that are wrong whatever the state.
         CASE floor(random() * 12)::int
@@ -471,7 +564,7 @@ DECLARE
     w float8[];
     total float8;
     x float8;
-    nu int; nt int; ntm int; no int;
+    nu int; nt int; ntm int; no int; nd int;
 BEGIN
     UPDATE m_state SET v = (v::int + 1)::text WHERE k = 'batch' RETURNING v::int INTO b;
     FOR i IN 1..n LOOP
@@ -479,6 +572,7 @@ BEGIN
         SELECT count(*) INTO nt FROM tenancy.tenants;
         SELECT count(*) INTO ntm FROM tenancy.teams;
         SELECT count(*) INTO no FROM tenancy.organizations;
+        SELECT count(*) INTO nd FROM m_docs;
         ops := ARRAY['create_user', 'delete_user', 'create_org', 'delete_org',
                      'create_tenant', 'delete_tenant', 'create_team', 'delete_team',
                      'add_member', 'set_member_role', 'remove_member',
@@ -487,7 +581,9 @@ BEGIN
                      'assign_team_org', 'revoke_team_org',
                      'create_role', 'alter_role', 'drop_role',
                      'deactivate_user', 'reactivate_user',
-                     'expire_grant', 'unexpire_grant', 'invalid'];
+                     'expire_grant', 'unexpire_grant', 'invalid',
+                     'create_doc', 'delete_doc', 'move_doc', 'share', 'unshare',
+                     'remove_from_tenant'];
         w := ARRAY[CASE WHEN nu < 40 THEN 4 ELSE 0.3 END, 0.3,
                    CASE WHEN no < 3 THEN 0.3 ELSE 0.05 END, CASE WHEN no > 2 THEN 0.1 ELSE 0 END,
                    CASE WHEN nt < 10 THEN 2 ELSE 0.2 END, CASE WHEN nt > 6 THEN 0.3 ELSE 0 END,
@@ -498,7 +594,10 @@ BEGIN
                    2.5, 1,
                    3, 4, 0.6,
                    2.5, 2.5,
-                   5, 2, 2];
+                   5, 2, 2,
+                   CASE WHEN nd < 36 THEN 3 ELSE 0.3 END, CASE WHEN nd > 20 THEN 0.6 ELSE 0 END,
+                   1.5, 12, 1.5,
+                   0.8];
         SELECT sum(v) INTO total FROM unnest(w) v;
         x := random() * total;
         FOR j IN 1..cardinality(ops) LOOP
@@ -612,6 +711,10 @@ BEGIN
                                      WHERE tenant_id IS NOT NULL AND team_id IS NOT NULL)),
         ('expired assignments', (SELECT count(*) FROM tenancy.role_assignments
                                  WHERE expires_at <= statement_timestamp())),
+        ('protected rows', (SELECT count(*) FROM m_docs)),
+        ('rows with an owner', (SELECT count(*) FROM m_docs WHERE owner_id IS NOT NULL)),
+        ('shares to users', (SELECT count(*) FROM tenancy.shares WHERE user_id IS NOT NULL)),
+        ('shares to teams', (SELECT count(*) FROM tenancy.shares WHERE team_id IS NOT NULL)),
         ('team org admin grants', (SELECT count(*) FROM tenancy.role_assignments
                                    WHERE tenant_id IS NULL
                                      AND role_id = '00000000-0000-0000-0001-000000000001'
@@ -636,12 +739,156 @@ BEGIN
 END
 $$;
 
+-- Resources: the check on every (user, row, action).
+CREATE FUNCTION pg_temp.m_compare_resources(checkpoint int) RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO m_res
+    SELECT checkpoint, u.id, d.id, d.tenant_id, a, u.email,
+           tenancy.has_resource_permission(u.id, d.tenant_id, 'pipeline:' || a, d.id::text, d.owner_id),
+           tenancy_ref.has_resource_permission(u.id, d.tenant_id, 'pipeline:' || a, d.id::text, d.owner_id)
+    FROM tenancy.users u
+    CROSS JOIN m_docs d
+    CROSS JOIN unnest('{read,update,delete,share,promote,*}'::text[]) a;
+    RETURN (SELECT count(*) FROM m_res WHERE cp = checkpoint AND ext IS DISTINCT FROM ref);
+END
+$$;
+
+-- The ids of the rows of m_docs a statement reaches as the application
+-- role m_app in context ctx; NULL when the context cannot be set.  UPDATE
+-- and DELETE are undone.  (With RETURNING, they also need "read".)
+CREATE FUNCTION pg_temp.m_rows_as(ctx text, command text) RETURNS int[]
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    ids int[];
+BEGIN
+    BEGIN
+        PERFORM set_config('tenancy.context', ctx, true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        RETURN NULL;
+    END;
+    PERFORM set_config('role', 'm_app', true);
+    BEGIN
+        IF command = 'select' THEN
+            SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM m_docs;
+        ELSIF command = 'update' THEN
+            WITH c AS (UPDATE m_docs SET body = body RETURNING id)
+            SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM c;
+        ELSE
+            WITH c AS (DELETE FROM m_docs RETURNING id)
+            SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM c;
+        END IF;
+        RAISE EXCEPTION 'undo' USING ERRCODE = 'MUNDO';
+    EXCEPTION WHEN SQLSTATE 'MUNDO' THEN
+        NULL;
+    END;
+    PERFORM set_config('role', 'none', true);
+    PERFORM set_config('tenancy.context', '', true);
+    RETURN ids;
+END
+$$;
+
+-- The rows the protected table gives every user (no current tenant: SELECT,
+-- UPDATE, DELETE), and with every tenant as the current one (SELECT; the
+-- context itself is allowed exactly when the user holds a permission or a
+-- share there).
+CREATE FUNCTION pg_temp.m_compare_rows(checkpoint int) RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    u record;
+    t record;
+    cmd text;
+    got int[];
+BEGIN
+    FOR u IN SELECT id, email FROM tenancy.users ORDER BY lower(email) LOOP
+        FOREACH cmd IN ARRAY '{select,update,delete}'::text[] LOOP
+            got := coalesce(pg_temp.m_rows_as(u.id::text, cmd), '{}');
+            INSERT INTO m_rows
+            SELECT checkpoint, u.id, NULL, cmd, u.email, got,
+                   (SELECT coalesce(array_agg(r.doc ORDER BY r.doc), '{}') FROM m_res r
+                    WHERE r.cp = checkpoint AND r.user_id = u.id AND r.action = 'read' AND r.ref
+                      AND (cmd = 'select' OR EXISTS (
+                               SELECT 1 FROM m_res w
+                               WHERE w.cp = checkpoint AND w.user_id = u.id AND w.doc = r.doc
+                                 AND w.action = cmd AND w.ref)));
+        END LOOP;
+        FOR t IN SELECT id FROM tenancy.tenants ORDER BY id LOOP
+            INSERT INTO m_rows
+            SELECT checkpoint, u.id, t.id, 'select in tenant', u.email,
+                   pg_temp.m_rows_as(u.id || '/' || t.id, 'select'),
+                   CASE WHEN cardinality(tenancy_ref.permissions(u.id, t.id)) > 0
+                             OR tenancy_ref.has_share_in(u.id, t.id)
+                        THEN (SELECT coalesce(array_agg(r.doc ORDER BY r.doc), '{}') FROM m_res r
+                              WHERE r.cp = checkpoint AND r.user_id = u.id AND r.tenant = t.id
+                                AND r.action = 'read' AND r.ref)
+                   END;
+        END LOOP;
+    END LOOP;
+    RETURN (SELECT count(*) FROM m_rows WHERE cp = checkpoint AND ext IS DISTINCT FROM ref);
+END
+$$;
+
+-- The lookups, against the reference answers of this checkpoint.
+CREATE FUNCTION pg_temp.m_compare_lookups(checkpoint int) RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    lookup_perms text[] := '{pipeline:read,pipeline:update,model:promote,*:read,tenant:read,pipeline:*}';
+BEGIN
+    -- The tenants where a user holds a permission.
+    INSERT INTO m_lookups
+    SELECT checkpoint, 'tenants_with_permission', u.email || ' ' || p,
+           array(SELECT x FROM tenancy.tenants_with_permission(u.id, p) x ORDER BY x)::text,
+           array(SELECT a.tenant FROM m_answers a
+                 WHERE a.cp = checkpoint AND a.user_id = u.id AND a.perm = p AND a.ref
+                 ORDER BY a.tenant)::text
+    FROM tenancy.users u CROSS JOIN unnest(lookup_perms) p;
+    -- The users holding a permission on a tenant.
+    INSERT INTO m_lookups
+    SELECT checkpoint, 'permission_holders', t.slug || ' ' || p,
+           array(SELECT DISTINCT h.user_id FROM tenancy.permission_holders(t.id, p) h ORDER BY 1)::text,
+           array(SELECT a.user_id FROM m_answers a
+                 WHERE a.cp = checkpoint AND a.tenant = t.id AND a.perm = p AND a.ref
+                 ORDER BY a.user_id)::text
+    FROM tenancy.tenants t CROSS JOIN unnest(lookup_perms) p;
+    -- The resources shared with a user.
+    INSERT INTO m_lookups
+    SELECT checkpoint, 'shared_with', u.email || ' ' || a,
+           array(SELECT DISTINCT s.resource_id::int FROM tenancy.shared_with(u.id, 'pipeline', a) s ORDER BY 1)::text,
+           array(SELECT d.id FROM m_docs d
+                 WHERE tenancy_ref.shared(u.id, d.tenant_id, 'pipeline', a, d.id::text)
+                 ORDER BY d.id)::text
+    FROM tenancy.users u CROSS JOIN unnest('{read,update,share}'::text[]) a;
+    -- explain(): some path exactly when the check says yes, tenant-wide ...
+    INSERT INTO m_lookups
+    SELECT checkpoint, 'explain', a.email || ' ' || a.tslug || ' ' || a.perm,
+           EXISTS (SELECT 1 FROM tenancy.explain(a.user_id, a.tenant, a.perm))::text,
+           a.ref::text
+    FROM m_answers a
+    WHERE a.cp = checkpoint AND a.perm IN ('pipeline:read', '*:read')
+      AND a.email <> 'nobody' AND a.tslug <> 'nowhere';
+    -- ... and on one resource.
+    INSERT INTO m_lookups
+    SELECT checkpoint, 'explain resource', r.email || ' doc ' || r.doc || ' ' || r.action,
+           EXISTS (SELECT 1 FROM tenancy.explain(r.user_id, r.tenant, 'pipeline:' || r.action,
+                                                 r.doc::text, d.owner_id))::text,
+           r.ref::text
+    FROM m_res r JOIN m_docs d ON d.id = r.doc
+    WHERE r.cp = checkpoint AND r.action = 'update';
+    RETURN (SELECT count(*) FROM m_lookups WHERE cp = checkpoint AND ext IS DISTINCT FROM ref);
+END
+$$;
+
 CREATE FUNCTION pg_temp.m_summary(checkpoint int) RETURNS text
 LANGUAGE sql AS $$
-    SELECT format('checkpoint %s: %s triples (%s true), %s pairs; ', checkpoint,
+    SELECT format('checkpoint %s: %s triples (%s true), %s pairs, %s resource answers (%s true), %s row sets, %s lookups; ',
+                  checkpoint,
                   (SELECT count(*) FROM m_answers WHERE cp = checkpoint),
                   (SELECT count(*) FROM m_answers WHERE cp = checkpoint AND ext),
-                  (SELECT count(*) FROM m_sets WHERE cp = checkpoint))
+                  (SELECT count(*) FROM m_sets WHERE cp = checkpoint),
+                  (SELECT count(*) FROM m_res WHERE cp = checkpoint),
+                  (SELECT count(*) FROM m_res WHERE cp = checkpoint AND ext),
+                  (SELECT count(*) FROM m_rows WHERE cp = checkpoint),
+                  (SELECT count(*) FROM m_lookups WHERE cp = checkpoint))
         || (SELECT string_agg(what || ' ' || n, ', ' ORDER BY what)
             FROM m_coverage WHERE cp = checkpoint)
 $$;
@@ -657,6 +904,20 @@ LANGUAGE sql AS $$
                    cp, email, tslug, ext, ref)
      FROM m_sets WHERE cp = checkpoint AND ext IS DISTINCT FROM ref
      ORDER BY email, tslug LIMIT 5)
+    UNION ALL
+    (SELECT format('checkpoint %s: has_resource_permission(%s, doc %s, %s): extension %s, reference %s',
+                   cp, email, doc, action, ext, ref)
+     FROM m_res WHERE cp = checkpoint AND ext IS DISTINCT FROM ref
+     ORDER BY email, doc, action LIMIT 5)
+    UNION ALL
+    (SELECT format('checkpoint %s: rows of %s for %s (tenant %s): extension %s, reference %s',
+                   cp, command, email, tenant, ext, ref)
+     FROM m_rows WHERE cp = checkpoint AND ext IS DISTINCT FROM ref
+     ORDER BY email, command LIMIT 5)
+    UNION ALL
+    (SELECT format('checkpoint %s: %s(%s): extension %s, reference %s', cp, what, args, ext, ref)
+     FROM m_lookups WHERE cp = checkpoint AND ext IS DISTINCT FROM ref
+     ORDER BY what, args LIMIT 5)
 $$;
 
 -- Setup (logged as operations too) ------------------------------------------
@@ -690,8 +951,15 @@ BEGIN
                  FROM tenancy.resource_types t, unnest('{read,update,promote}'::text[]) a
                  WHERE length(t.name) = 62) || '}')::tenancy.permset)
     FROM unnest(ARRAY[o1, o2]) o;
+    -- The protected table whose rows are "pipeline" resources, with owners
+    -- and shares; m_app is the application's role.
+    CREATE TABLE m_docs (id serial PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid, body text);
+    CREATE INDEX ON m_docs (tenant_id);
+    PERFORM tenancy.protect('m_docs', resource_type => 'pipeline', owner_column => 'owner_id', id_column => 'id');
+    CREATE ROLE m_app;
+    GRANT SELECT, UPDATE, DELETE ON m_docs TO m_app;
     INSERT INTO m_log (batch, op, outcome)
-    SELECT 0, 'setup', 'ok' FROM generate_series(1, 11);
+    SELECT 0, 'setup', 'ok' FROM generate_series(1, 12);
     FOR i IN 1..12 LOOP
         PERFORM pg_temp.m_exec('create_user');
     END LOOP;
@@ -728,13 +996,30 @@ SELECT diag(pg_temp.m_setup());
 \ir checkpoint.psql
 \ir checkpoint.psql
 \ir checkpoint.psql
+\ir checkpoint.psql
+\ir checkpoint.psql
+\ir checkpoint.psql
+\ir checkpoint.psql
+\ir checkpoint.psql
 
 -- Totals and sanity of the generated data ------------------------------------
 
-SELECT ok((SELECT count(*) FROM m_log) >= 2000,
-          format('at least 2000 operations were performed (%s)', (SELECT count(*) FROM m_log)));
+SELECT ok((SELECT count(*) FROM m_log) >= 5000,
+          format('at least 5000 operations were performed (%s)', (SELECT count(*) FROM m_log)));
 SELECT is((SELECT count(*) FROM m_answers WHERE ext IS DISTINCT FROM ref), 0::bigint,
           format('no mismatch over all %s triples compared', (SELECT count(*) FROM m_answers)));
+SELECT is((SELECT count(*) FROM m_res WHERE ext IS DISTINCT FROM ref), 0::bigint,
+          format('no mismatch over all %s resource answers compared', (SELECT count(*) FROM m_res)));
+SELECT is((SELECT count(*) FROM m_rows WHERE ext IS DISTINCT FROM ref), 0::bigint,
+          format('no mismatch over all %s row sets of the protected table (%s rows)',
+                 (SELECT count(*) FROM m_rows), (SELECT sum(cardinality(ext)) FROM m_rows)));
+SELECT is((SELECT count(*) FROM m_lookups WHERE ext IS DISTINCT FROM ref), 0::bigint,
+          format('no mismatch over all %s lookups', (SELECT count(*) FROM m_lookups)));
+-- Ownership and shares decide many answers on their own.
+SELECT cmp_ok((SELECT count(*) FROM m_res r
+               WHERE r.ref AND NOT tenancy_ref.has_permission(r.user_id, r.tenant, 'pipeline:' || r.action)
+                 AND r.cp = 10)::int, '>=', 20,
+              'at the last checkpoint, many resource answers are granted by ownership or a share alone');
 
 -- Outcomes: plenty of successes, and errors of several kinds.
 SELECT ok((SELECT count(*) FILTER (WHERE outcome = 'ok') >= 1000

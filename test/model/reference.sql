@@ -158,3 +158,67 @@ $$;
 
 COMMENT ON FUNCTION tenancy_ref.permissions(uuid, uuid) IS
     'Reference (plain SQL) list of the patterns a user is granted on a tenant.';
+
+-- ---------------------------------------------------------------------------
+-- One resource (SPEC section 4, "On one resource"): besides the tenant-wide
+-- permission, the owner may do anything while they hold any permission in
+-- the tenant, and a share grants its actions on that resource to its user,
+-- or to every member of its team, while they are an active, unexpired
+-- member of the share's organization.  A share grants concrete actions: an
+-- asked permission with a "*" is never granted by one.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION tenancy_ref.shared(user_id uuid, tenant uuid, resource_type text,
+                                              action text, resource_id text)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT shared.action <> '*' AND shared.resource_type <> '*' AND EXISTS (
+        SELECT 1
+        FROM tenancy.shares s
+        JOIN tenancy.memberships m ON m.org_id = s.org_id AND m.user_id = shared.user_id
+        JOIN tenancy.users u ON u.id = m.user_id
+        WHERE u.active
+          AND (m.expires_at IS NULL OR m.expires_at > statement_timestamp())
+          AND s.tenant_id = shared.tenant
+          AND s.resource_type = shared.resource_type
+          AND s.resource_id = shared.resource_id
+          AND shared.action = ANY (s.actions)
+          AND (s.user_id = shared.user_id
+               OR s.team_id IN (SELECT tm.team_id FROM tenancy.team_members tm
+                                WHERE tm.org_id = s.org_id AND tm.user_id = shared.user_id)))
+$$;
+
+-- Does the user hold any share in the tenant (which makes it visible)?
+CREATE OR REPLACE FUNCTION tenancy_ref.has_share_in(user_id uuid, tenant uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (
+        SELECT 1
+        FROM tenancy.shares s
+        JOIN tenancy.memberships m ON m.org_id = s.org_id AND m.user_id = has_share_in.user_id
+        JOIN tenancy.users u ON u.id = m.user_id
+        WHERE u.active
+          AND (m.expires_at IS NULL OR m.expires_at > statement_timestamp())
+          AND s.tenant_id = has_share_in.tenant
+          AND (s.user_id = has_share_in.user_id
+               OR s.team_id IN (SELECT tm.team_id FROM tenancy.team_members tm
+                                WHERE tm.org_id = s.org_id AND tm.user_id = has_share_in.user_id)))
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy_ref.has_resource_permission(user_id uuid, tenant uuid,
+                                                               permission text,
+                                                               resource_id text, owner_id uuid)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT tenancy_ref.has_permission(user_id, tenant, permission)
+        OR coalesce(owner_id = user_id
+                    AND cardinality(tenancy_ref.permissions(user_id, tenant)) > 0, false)
+        OR coalesce(tenancy_ref.shared(user_id, tenant, split_part(permission, ':', 1),
+                                       split_part(permission, ':', 2), resource_id), false)
+$$;
+
+COMMENT ON FUNCTION tenancy_ref.has_resource_permission(uuid, uuid, text, text, uuid) IS
+    'Reference (plain SQL) answer to: may the user act on this resource (tenant-wide, as owner, or by a share)?';
