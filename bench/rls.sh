@@ -10,7 +10,14 @@
 # table, then one line per query:
 #   BENCH <name> ratio_vs_ideal=<x> ratio_vs_common=<y>
 #
-# Environment: ROUNDS (default 5), SECONDS_PER_RUN (default 3),
+# SUITE=sharing runs the same comparison on a table protected with owner and
+# id columns, 5% of whose rows are shared (bench/sharing_setup.sql): a user
+# with the tenant-wide permission, and a user who sees only what it owns and
+# what is shared with it, each against the ideal query for the same rule
+# (no common-practice runs there).
+#
+# Environment: SUITE (tenant or sharing; default tenant), ROUNDS (default 5),
+# SECONDS_PER_RUN (default 3),
 # PROTOCOL (prepared or simple; default prepared), KEEP=1 to keep the cluster,
 # SKIP_COMMON=1 to leave out the (slow) common-practice runs, QUERIES to run
 # some of "point page aggregate cross_tenant".
@@ -20,6 +27,12 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 SECS=${SECONDS_PER_RUN:-3}
 PROTOCOL=${PROTOCOL:-prepared}
+SUITE=${SUITE:-tenant}
+case "$SUITE" in
+    tenant) SETUP=rls_setup.sql ;;
+    sharing) SETUP=sharing_setup.sql; SKIP_COMMON=1 ;;
+    *) echo "SUITE must be tenant or sharing" >&2; exit 2 ;;
+esac
 
 ensure_packages
 build_and_install
@@ -36,13 +49,9 @@ as_server_user "$PG_BIN/pg_ctl" -D "$WORK/data" -w -s restart -l "$WORK/server.l
 
 say "loading 1,000,000 rows (a minute or two)"
 "$PG_BIN/createdb" bench
-"$PG_BIN/psql" -X -q -d bench -f "$REPO/bench/rls_setup.sql" >/dev/null
+"$PG_BIN/psql" -X -q -d bench -f "$REPO/bench/$SETUP" >/dev/null
 
 q() { "$PG_BIN/psql" -X -At -d bench -c "$1"; }
-READER=$(q "SELECT id FROM tenancy.users WHERE email = 'reader@bench.test'")
-TEN=$(q "SELECT id FROM tenancy.users WHERE email = 'ten@bench.test'")
-BIG=$(q "SELECT id FROM bench_tenants WHERE n = 0")
-TEN_TENANTS=$(q "SELECT string_agg(id::text, ',' ORDER BY n) FROM bench_tenants WHERE n % 100 = 0")
 
 # write_script FILE CONTEXT_STATEMENT QUERY
 write_script() {
@@ -55,33 +64,72 @@ COMMIT;
 SCRIPT
 }
 
-# The four queries: name | protected | ideal | common (same text on each table)
 declare -A PROT IDEAL COMMON CTX CTX_COMMON
-PROT[point]="SELECT * FROM items WHERE id = :id;"
-IDEAL[point]="SELECT * FROM items_plain WHERE id = :id AND tenant_id = '$BIG';"
-COMMON[point]="SELECT * FROM items_common WHERE id = :id;"
-CTX[point]="SELECT tenancy.set_context('$READER', '$BIG');"
-CTX_COMMON[point]="SELECT set_config('app.user_id', '$READER', true);"
+if [ "$SUITE" = sharing ]; then
+    READER=$(q "SELECT id FROM bench_users WHERE n = 1")
+    GUEST=$(q "SELECT id FROM bench_users WHERE n = 2")
+    BIG=$(q "SELECT id FROM bench_tenants WHERE n = 0")
+    SHARED_BIG=$(q "SELECT string_agg(id::text, ',' ORDER BY id) FROM guest_shared WHERE tenant_id = '$BIG'")
+    SHARED_ALL=$(q "SELECT string_agg(id::text, ',' ORDER BY id) FROM guest_shared")
+    say "guest: $(q "SELECT count(*) FROM guest_shared") rows shared, $(q "SELECT count(*) FROM guest_shared WHERE tenant_id = '$BIG'") in the big tenant, owns $(q "SELECT count(*) FROM docs_plain WHERE owner_id = '$GUEST' AND tenant_id = '$BIG'") there"
+    CTX[point]="SELECT tenancy.set_context('$READER', '$BIG');"
+    PROT[point]="SELECT * FROM docs WHERE id = :id;"
+    IDEAL[point]="SELECT * FROM docs_plain WHERE id = :id AND tenant_id = '$BIG';"
+    CTX[page]=${CTX[point]}
+    PROT[page]="SELECT * FROM docs ORDER BY created_at DESC LIMIT 50;"
+    IDEAL[page]="SELECT * FROM docs_plain WHERE tenant_id = '$BIG' ORDER BY created_at DESC LIMIT 50;"
+    CTX[aggregate]=${CTX[point]}
+    PROT[aggregate]="SELECT count(*), sum(amount) FROM docs;"
+    IDEAL[aggregate]="SELECT count(*), sum(amount) FROM docs_plain WHERE tenant_id = '$BIG';"
+    # guest: its own rows and the rows shared with it, in the big tenant ...
+    CTX[guest_page]="SELECT tenancy.set_context('$GUEST', '$BIG');"
+    PROT[guest_page]="SELECT * FROM docs ORDER BY created_at DESC LIMIT 50;"
+    IDEAL[guest_page]="SELECT * FROM docs_plain WHERE tenant_id = '$BIG' AND (owner_id = '$GUEST' OR id = ANY ('{$SHARED_BIG}')) ORDER BY created_at DESC LIMIT 50;"
+    CTX[guest_aggregate]=${CTX[guest_page]}
+    PROT[guest_aggregate]="SELECT count(*), sum(amount) FROM docs;"
+    IDEAL[guest_aggregate]="SELECT count(*), sum(amount) FROM docs_plain WHERE tenant_id = '$BIG' AND (owner_id = '$GUEST' OR id = ANY ('{$SHARED_BIG}'));"
+    # ... and everywhere (no current tenant).
+    CTX[guest_all]="SELECT tenancy.set_context('$GUEST');"
+    PROT[guest_all]="SELECT * FROM docs ORDER BY created_at DESC LIMIT 50;"
+    IDEAL[guest_all]="SELECT * FROM docs_plain WHERE (owner_id = '$GUEST' AND tenant_id = '$BIG') OR id = ANY ('{$SHARED_ALL}') ORDER BY created_at DESC LIMIT 50;"
+    for name in point page aggregate guest_page guest_aggregate guest_all; do
+        COMMON[$name]=""; CTX_COMMON[$name]=""
+    done
+    DEFAULT_QUERIES="point page aggregate guest_page guest_aggregate guest_all"
+else
+    READER=$(q "SELECT id FROM tenancy.users WHERE email = 'reader@bench.test'")
+    TEN=$(q "SELECT id FROM tenancy.users WHERE email = 'ten@bench.test'")
+    BIG=$(q "SELECT id FROM bench_tenants WHERE n = 0")
+    TEN_TENANTS=$(q "SELECT string_agg(id::text, ',' ORDER BY n) FROM bench_tenants WHERE n % 100 = 0")
 
-PROT[page]="SELECT * FROM items ORDER BY created_at DESC LIMIT 50;"
-IDEAL[page]="SELECT * FROM items_plain WHERE tenant_id = '$BIG' ORDER BY created_at DESC LIMIT 50;"
-COMMON[page]="SELECT * FROM items_common ORDER BY created_at DESC LIMIT 50;"
-CTX[page]=${CTX[point]}
-CTX_COMMON[page]=${CTX_COMMON[point]}
+    # The four queries: name | protected | ideal | common (same text on each table)
+    PROT[point]="SELECT * FROM items WHERE id = :id;"
+    IDEAL[point]="SELECT * FROM items_plain WHERE id = :id AND tenant_id = '$BIG';"
+    COMMON[point]="SELECT * FROM items_common WHERE id = :id;"
+    CTX[point]="SELECT tenancy.set_context('$READER', '$BIG');"
+    CTX_COMMON[point]="SELECT set_config('app.user_id', '$READER', true);"
 
-PROT[aggregate]="SELECT count(*), sum(amount) FROM items;"
-IDEAL[aggregate]="SELECT count(*), sum(amount) FROM items_plain WHERE tenant_id = '$BIG';"
-COMMON[aggregate]="SELECT count(*), sum(amount) FROM items_common;"
-CTX[aggregate]=${CTX[point]}
-CTX_COMMON[aggregate]=${CTX_COMMON[point]}
+    PROT[page]="SELECT * FROM items ORDER BY created_at DESC LIMIT 50;"
+    IDEAL[page]="SELECT * FROM items_plain WHERE tenant_id = '$BIG' ORDER BY created_at DESC LIMIT 50;"
+    COMMON[page]="SELECT * FROM items_common ORDER BY created_at DESC LIMIT 50;"
+    CTX[page]=${CTX[point]}
+    CTX_COMMON[page]=${CTX_COMMON[point]}
 
-PROT[cross_tenant]="SELECT * FROM items ORDER BY created_at DESC LIMIT 50;"
-IDEAL[cross_tenant]="SELECT * FROM items_plain WHERE tenant_id = ANY ('{$TEN_TENANTS}') ORDER BY created_at DESC LIMIT 50;"
-COMMON[cross_tenant]="SELECT * FROM items_common ORDER BY created_at DESC LIMIT 50;"
-CTX[cross_tenant]="SELECT tenancy.set_context('$TEN');"
-CTX_COMMON[cross_tenant]="SELECT set_config('app.user_id', '$TEN', true);"
+    PROT[aggregate]="SELECT count(*), sum(amount) FROM items;"
+    IDEAL[aggregate]="SELECT count(*), sum(amount) FROM items_plain WHERE tenant_id = '$BIG';"
+    COMMON[aggregate]="SELECT count(*), sum(amount) FROM items_common;"
+    CTX[aggregate]=${CTX[point]}
+    CTX_COMMON[aggregate]=${CTX_COMMON[point]}
 
-QUERIES=${QUERIES:-"point page aggregate cross_tenant"}
+    PROT[cross_tenant]="SELECT * FROM items ORDER BY created_at DESC LIMIT 50;"
+    IDEAL[cross_tenant]="SELECT * FROM items_plain WHERE tenant_id = ANY ('{$TEN_TENANTS}') ORDER BY created_at DESC LIMIT 50;"
+    COMMON[cross_tenant]="SELECT * FROM items_common ORDER BY created_at DESC LIMIT 50;"
+    CTX[cross_tenant]="SELECT tenancy.set_context('$TEN');"
+    CTX_COMMON[cross_tenant]="SELECT set_config('app.user_id', '$TEN', true);"
+    DEFAULT_QUERIES="point page aggregate cross_tenant"
+fi
+
+QUERIES=${QUERIES:-$DEFAULT_QUERIES}
 
 # run_pgbench SCRIPT SECONDS-OR-TRANSACTIONS -> per-statement latency (ms) of
 # the query line (the fourth statement of the script)
@@ -120,7 +168,11 @@ for name in $QUERIES; do
     rv=$(awk -v a="$p" -v b="$i" 'BEGIN { printf "%.3f", a / b }')
     rc=$(awk -v a="$p" -v b="$c" 'BEGIN { printf "%.4f", a / b }')
     printf '%-13s %12.3f %12.3f %12s %10s %10s\n' "$name" "$p" "$i" "$c" "$rv" "$rc"
-    LINES+=("BENCH $name ratio_vs_ideal=$rv ratio_vs_common=$rc")
+    if [ "$SUITE" = sharing ]; then
+        LINES+=("BENCH sharing_$name ratio_vs_ideal=$rv")
+    else
+        LINES+=("BENCH $name ratio_vs_ideal=$rv ratio_vs_common=$rc")
+    fi
 done
 echo
 printf '%s\n' "${LINES[@]}"

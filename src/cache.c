@@ -65,11 +65,16 @@ typedef struct PermsetKey
 	pg_uuid_t	tenant;
 } PermsetKey;
 
-typedef struct TenantsKey
+/* A list computed for a user and a permission: tenants, or shares. */
+typedef struct ListKey
 {
 	pg_uuid_t	user;
+	char		list;			/* LIST_TENANTS or LIST_SHARES */
 	char		perm[PERM_KEY_LEN];	/* "type:action", zero-padded */
-} TenantsKey;
+} ListKey;
+
+#define LIST_TENANTS	't'
+#define LIST_SHARES		's'
 
 typedef struct RegistryKey
 {
@@ -80,7 +85,7 @@ typedef struct RegistryKey
 typedef struct EntryHeader
 {
 	dlist_node	lru;			/* most recently used at the head */
-	char		kind;			/* 'p', 'l', 's' or 'r' */
+	char		kind;			/* 'p', 'l' or 'r' */
 	Size		bytes;			/* what this entry counts against the cap */
 	TimestampTz valid_until;
 } EntryHeader;
@@ -92,21 +97,14 @@ typedef struct PermsetEntry
 	PermSet    *permset;
 } PermsetEntry;
 
-typedef struct TenantsEntry
+/* Tenant lists are arrays of uuids; share lists, resolve.c's flat form. */
+typedef struct ListEntry
 {
-	TenantsKey	key;
-	EntryHeader h;
-	int			n;
-	pg_uuid_t  *tenants;
-} TenantsEntry;
-
-typedef struct SharesEntry
-{
-	TenantsKey	key;
+	ListKey		key;
 	EntryHeader h;
 	Size		len;
 	char	   *data;
-} SharesEntry;
+} ListEntry;
 
 typedef struct RegistryEntry
 {
@@ -125,8 +123,7 @@ static uint64 stat_invalidations = 0;
 /* The cache. */
 static MemoryContext cache_cxt = NULL;
 static HTAB *permsets = NULL;
-static HTAB *tenant_lists = NULL;
-static HTAB *share_lists = NULL;
+static HTAB *lists = NULL;
 static HTAB *registry = NULL;
 static dlist_head lru = DLIST_STATIC_INIT(lru);
 static Size cache_bytes = 0;
@@ -156,7 +153,7 @@ cache_reset(void)
 {
 	if (cache_cxt != NULL)
 		MemoryContextReset(cache_cxt);
-	permsets = tenant_lists = share_lists = registry = NULL;
+	permsets = lists = registry = NULL;
 	dlist_init(&lru);
 	cache_bytes = 0;
 	cache_entries = 0;
@@ -198,10 +195,8 @@ cache_prepare(void)
 	{
 		permsets = make_table("pg_tenancy permission sets",
 							  sizeof(PermsetKey), sizeof(PermsetEntry));
-		tenant_lists = make_table("pg_tenancy tenant lists",
-								  sizeof(TenantsKey), sizeof(TenantsEntry));
-		share_lists = make_table("pg_tenancy share lists",
-								 sizeof(TenantsKey), sizeof(SharesEntry));
+		lists = make_table("pg_tenancy lists",
+						   sizeof(ListKey), sizeof(ListEntry));
 		registry = make_table("pg_tenancy registry",
 							  sizeof(RegistryKey), sizeof(RegistryEntry));
 	}
@@ -232,9 +227,7 @@ entry_of(EntryHeader *h)
 		case 'p':
 			return (char *) h - offsetof(PermsetEntry, h);
 		case 'l':
-			return (char *) h - offsetof(TenantsEntry, h);
-		case 's':
-			return (char *) h - offsetof(SharesEntry, h);
+			return (char *) h - offsetof(ListEntry, h);
 		default:
 			return (char *) h - offsetof(RegistryEntry, h);
 	}
@@ -253,14 +246,9 @@ remove_entry(EntryHeader *h)
 			pfree(((PermsetEntry *) entry)->permset);
 			break;
 		case 'l':
-			table = tenant_lists;
-			if (((TenantsEntry *) entry)->tenants)
-				pfree(((TenantsEntry *) entry)->tenants);
-			break;
-		case 's':
-			table = share_lists;
-			if (((SharesEntry *) entry)->data)
-				pfree(((SharesEntry *) entry)->data);
+			table = lists;
+			if (((ListEntry *) entry)->data)
+				pfree(((ListEntry *) entry)->data);
 			break;
 		default:
 			table = registry;
@@ -364,14 +352,15 @@ tenancy_cache_put_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	link_entry(&e->h, 'p', bytes, valid_until);
 }
 
-/* Tenant lists ------------------------------------------------------------- */
+/* Lists -------------------------------------------------------------------- */
 
 /* A NULL permission ("any permission") has the empty key. */
 static void
-tenants_key(TenantsKey *key, const pg_uuid_t *user, const PermEntry *perm)
+list_key(ListKey *key, char list, const pg_uuid_t *user, const PermEntry *perm)
 {
 	memset(key, 0, sizeof(*key));
 	key->user = *user;
+	key->list = list;
 	if (perm == NULL)
 		return;
 	memcpy(key->perm, perm->type, perm->typelen);
@@ -379,75 +368,17 @@ tenants_key(TenantsKey *key, const pg_uuid_t *user, const PermEntry *perm)
 	memcpy(key->perm + perm->typelen + 1, perm->action, perm->actlen);
 }
 
-int
-tenancy_cache_get_tenants(const pg_uuid_t *user, const PermEntry *perm,
-						  pg_uuid_t **tenants)
+/* A palloc'd copy of the list (never NULL on a hit), or NULL on a miss. */
+static char *
+list_get(char list, const pg_uuid_t *user, const PermEntry *perm, Size *len)
 {
-	TenantsKey	key;
-	TenantsEntry *e;
+	ListKey		key;
+	ListEntry  *e;
+	char	   *copy;
 
 	cache_prepare();
-	tenants_key(&key, user, perm);
-	e = hash_search(tenant_lists, &key, HASH_FIND, NULL);
-	if (e == NULL || !entry_usable(&e->h))
-	{
-		stat_misses++;
-		return -1;
-	}
-	stat_hits++;
-	*tenants = NULL;
-	if (e->n > 0)
-	{
-		*tenants = palloc(sizeof(pg_uuid_t) * e->n);
-		memcpy(*tenants, e->tenants, sizeof(pg_uuid_t) * e->n);
-	}
-	return e->n;
-}
-
-void
-tenancy_cache_put_tenants(const pg_uuid_t *user, const PermEntry *perm,
-						  const pg_uuid_t *tenants, int n,
-						  TimestampTz valid_until, Snapshot snapshot)
-{
-	TenantsKey	key;
-	TenantsEntry *e;
-	bool		found;
-	Size		bytes = sizeof(TenantsEntry) + sizeof(pg_uuid_t) * n + ENTRY_OVERHEAD;
-
-	cache_prepare();
-	if (!tenancy_cache_may_keep(snapshot))
-		return;
-	tenants_key(&key, user, perm);
-	e = hash_search(tenant_lists, &key, HASH_FIND, NULL);
-	if (e != NULL)
-		remove_entry(&e->h);
-	if (!make_room(bytes))
-		return;
-	e = hash_search(tenant_lists, &key, HASH_ENTER, &found);
-	e->n = n;
-	e->tenants = NULL;
-	if (n > 0)
-	{
-		e->tenants = MemoryContextAlloc(cache_cxt, sizeof(pg_uuid_t) * n);
-		memcpy(e->tenants, tenants, sizeof(pg_uuid_t) * n);
-	}
-	link_entry(&e->h, 'l', bytes, valid_until);
-}
-
-/* Share lists -------------------------------------------------------------- */
-
-/* The list is an opaque byte string to the cache (see resolve.c). */
-void *
-tenancy_cache_get_shares(const pg_uuid_t *user, const PermEntry *perm,
-						 Size *len)
-{
-	TenantsKey	key;
-	SharesEntry *e;
-	void	   *copy;
-
-	cache_prepare();
-	tenants_key(&key, user, perm);
-	e = hash_search(share_lists, &key, HASH_FIND, NULL);
+	list_key(&key, list, user, perm);
+	e = hash_search(lists, &key, HASH_FIND, NULL);
 	if (e == NULL || !entry_usable(&e->h))
 	{
 		stat_misses++;
@@ -461,26 +392,26 @@ tenancy_cache_get_shares(const pg_uuid_t *user, const PermEntry *perm,
 	return copy;
 }
 
-void
-tenancy_cache_put_shares(const pg_uuid_t *user, const PermEntry *perm,
-						 const void *data, Size len,
-						 TimestampTz valid_until, Snapshot snapshot)
+static void
+list_put(char list, const pg_uuid_t *user, const PermEntry *perm,
+		 const void *data, Size len, TimestampTz valid_until,
+		 Snapshot snapshot)
 {
-	TenantsKey	key;
-	SharesEntry *e;
+	ListKey		key;
+	ListEntry  *e;
 	bool		found;
-	Size		bytes = sizeof(SharesEntry) + len + ENTRY_OVERHEAD;
+	Size		bytes = sizeof(ListEntry) + len + ENTRY_OVERHEAD;
 
 	cache_prepare();
 	if (!tenancy_cache_may_keep(snapshot))
 		return;
-	tenants_key(&key, user, perm);
-	e = hash_search(share_lists, &key, HASH_FIND, NULL);
+	list_key(&key, list, user, perm);
+	e = hash_search(lists, &key, HASH_FIND, NULL);
 	if (e != NULL)
 		remove_entry(&e->h);
 	if (!make_room(bytes))
 		return;
-	e = hash_search(share_lists, &key, HASH_ENTER, &found);
+	e = hash_search(lists, &key, HASH_ENTER, &found);
 	e->len = len;
 	e->data = NULL;
 	if (len > 0)
@@ -488,7 +419,44 @@ tenancy_cache_put_shares(const pg_uuid_t *user, const PermEntry *perm,
 		e->data = MemoryContextAlloc(cache_cxt, len);
 		memcpy(e->data, data, len);
 	}
-	link_entry(&e->h, 's', bytes, valid_until);
+	link_entry(&e->h, 'l', bytes, valid_until);
+}
+
+int
+tenancy_cache_get_tenants(const pg_uuid_t *user, const PermEntry *perm,
+						  pg_uuid_t **tenants)
+{
+	Size		len;
+	char	   *data = list_get(LIST_TENANTS, user, perm, &len);
+
+	if (data == NULL)
+		return -1;
+	*tenants = len > 0 ? (pg_uuid_t *) data : NULL;
+	return len / sizeof(pg_uuid_t);
+}
+
+void
+tenancy_cache_put_tenants(const pg_uuid_t *user, const PermEntry *perm,
+						  const pg_uuid_t *tenants, int n,
+						  TimestampTz valid_until, Snapshot snapshot)
+{
+	list_put(LIST_TENANTS, user, perm, tenants, sizeof(pg_uuid_t) * n,
+			 valid_until, snapshot);
+}
+
+void *
+tenancy_cache_get_shares(const pg_uuid_t *user, const PermEntry *perm,
+						 Size *len)
+{
+	return list_get(LIST_SHARES, user, perm, len);
+}
+
+void
+tenancy_cache_put_shares(const pg_uuid_t *user, const PermEntry *perm,
+						 const void *data, Size len,
+						 TimestampTz valid_until, Snapshot snapshot)
+{
+	list_put(LIST_SHARES, user, perm, data, len, valid_until, snapshot);
 }
 
 /* Registry ----------------------------------------------------------------- */
