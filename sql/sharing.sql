@@ -32,6 +32,7 @@ SELECT 'done' AS erin_in_ops FROM tenancy.add_team_member(:'ops', :'erin');
 SELECT tenancy.assign_role('editor', tenant => :'ta', user_id => :'carol') IS NOT NULL AS carol_edits_prod;
 SELECT tenancy.assign_role('viewer', tenant => :'ta', user_id => :'vic') IS NOT NULL AS vic_views_prod;
 
+SELECT :'carol' || '/' || :'ta' AS ctx_carol_ta, :'dan' || '/' || :'ta' AS ctx_dan_ta \gset
 CREATE SCHEMA atk;
 GRANT USAGE ON SCHEMA atk TO PUBLIC;
 CREATE FUNCTION atk.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
@@ -287,6 +288,29 @@ SELECT atk.try('SELECT tenancy.protect(''evil.t'', resource_type => ''docs'', id
 RESET ROLE;
 SELECT count(*) AS shares_intact FROM tenancy.shares;
 SET ROLE app_user;
+-- The plan's shape follows the context it was made in (one call per row
+-- where the user reads the whole tenant; indexable arms where only owned and
+-- shared rows are visible), and either shape answers for any context.
+BEGIN;
+SET LOCAL tenancy.context = :'ctx_carol_ta';
+EXPLAIN (COSTS OFF) SELECT body FROM app.docs;
+COMMIT;
+BEGIN;
+SET LOCAL tenancy.context = :'ctx_dan_ta';
+EXPLAIN (COSTS OFF) SELECT body FROM app.docs;
+COMMIT;
+PREPARE carol_shaped AS SELECT string_agg(body, ', ' ORDER BY id) FROM app.docs;
+BEGIN;
+SET LOCAL tenancy.context = :'ctx_carol_ta';
+SET LOCAL plan_cache_mode = force_generic_plan;
+EXECUTE carol_shaped;
+COMMIT;
+BEGIN;
+SET LOCAL tenancy.context = :'ctx_dan_ta';
+SET LOCAL plan_cache_mode = force_generic_plan;
+EXECUTE carol_shaped;
+COMMIT;
+DEALLOCATE carol_shaped;
 -- A revoked share stops granting at once, also to a prepared statement
 -- whose generic plan was made while it granted.
 PREPARE dan_docs AS SELECT string_agg(body, ', ' ORDER BY id) FROM app.docs;

@@ -121,6 +121,28 @@ tenancy_catalog(void)
 			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 									  makeString("current_tenant_id")),
 						   0, argtypes, false);
+		c.writable_tenants_fn =
+			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+									  makeString("writable_tenants")),
+						   1, argtypes, false);
+		c.current_user_fn =
+			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+									  makeString("current_user_id")),
+						   0, argtypes, false);
+		{
+			Oid			shared_args[2] = {TEXTOID, ANYELEMENTOID};
+			Oid			allows_args[5] = {UUIDOID, UUIDOID, ANYELEMENTOID,
+			TEXTOID, BOOLOID};
+
+			c.shared_ids_fn =
+				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+										  makeString("shared_ids")),
+							   2, shared_args, false);
+			c.resource_allows_fn =
+				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+										  makeString("resource_allows")),
+							   5, allows_args, false);
+		}
 	}
 
 	verify_attnum(c.tenants, "id", Anum_tenants_id);

@@ -80,6 +80,10 @@ typedef struct TenancyCatalog
 	Oid			context_tenant_fn;	/* tenancy.context_tenant(text) */
 	Oid			visible_tenants_fn; /* tenancy.visible_tenants(text) */
 	Oid			current_tenant_fn;	/* tenancy.current_tenant_id() */
+	Oid			writable_tenants_fn;	/* tenancy.writable_tenants(text) */
+	Oid			current_user_fn;	/* tenancy.current_user_id() */
+	Oid			shared_ids_fn;	/* tenancy.shared_ids(text, anyelement) */
+	Oid			resource_allows_fn; /* tenancy.resource_allows(...) */
 	Oid			invalidation_channel;	/* see cache.c */
 } TenancyCatalog;
 

@@ -123,16 +123,15 @@ parse_checked(const char *permission, PermEntry *e)
 }
 
 /*
- * The tenants where the context may act, as a sorted uuid[]; with e NULL,
- * where it holds any permission at all.
+ * The tenants where the context may act, sorted; with e NULL, where it holds
+ * any permission at all.  Returns how many.
  */
-static Datum
-context_tenants(const TenancyContext *ctx, const PermEntry *e)
+static int
+context_tenant_list(const TenancyContext *ctx, const PermEntry *e,
+					pg_uuid_t **result)
 {
 	pg_uuid_t  *tenants = NULL;
 	int			n = 0;
-	Datum	   *elems;
-	int			i;
 
 	if (ctx->has_tenant)
 	{
@@ -147,6 +146,18 @@ context_tenants(const TenancyContext *ctx, const PermEntry *e)
 	}
 	else
 		n = tenancy_user_tenants(&ctx->user, e, &tenants);
+	*result = tenants;
+	return n;
+}
+
+/* The same as a uuid[]. */
+static Datum
+context_tenants(const TenancyContext *ctx, const PermEntry *e)
+{
+	pg_uuid_t  *tenants = NULL;
+	int			n = context_tenant_list(ctx, e, &tenants);
+	Datum	   *elems;
+	int			i;
 
 	elems = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)
@@ -200,6 +211,7 @@ PG_FUNCTION_INFO_V1(tenancy_has_resource_permission_current);
 PG_FUNCTION_INFO_V1(tenancy_visible_tenants);
 PG_FUNCTION_INFO_V1(tenancy_writable_tenants);
 PG_FUNCTION_INFO_V1(tenancy_context_tenant);
+PG_FUNCTION_INFO_V1(tenancy_resource_allows_row);
 PG_FUNCTION_INFO_V1(tenancy_has_permission_current);
 
 /* tenancy.visible_tenants(permission text) returns uuid[] */
@@ -294,10 +306,10 @@ typedef struct SharesMemo
 	Oid			output_type;
 } SharesMemo;
 
-static SharesMemo *
-shares_memo(FunctionCallInfo fcinfo, const char *permission)
+/* Fills memo (in cxt) with the context's shares for the permission. */
+static void
+shares_fill(SharesMemo *memo, const char *permission, MemoryContext cxt)
 {
-	SharesMemo *memo = fcinfo->flinfo->fn_extra;
 	MemoryContext old;
 	TenancyContext ctx;
 	PermEntry	e;
@@ -305,14 +317,8 @@ shares_memo(FunctionCallInfo fcinfo, const char *permission)
 	int			n;
 	int			i;
 
-	if (memo != NULL && memo->context == tenancy_context_identity() &&
-		strcmp(memo->permission, permission) == 0)
-		return memo;
-
 	parse_checked(permission, &e);
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (memo == NULL)
-		memo = palloc0(sizeof(SharesMemo));
+	old = MemoryContextSwitchTo(cxt);
 	memo->context = tenancy_context_identity();
 	memo->permission = pstrdup(permission);
 	memo->n = 0;
@@ -332,9 +338,38 @@ shares_memo(FunctionCallInfo fcinfo, const char *permission)
 			memo->n++;
 		}
 	}
-	fcinfo->flinfo->fn_extra = memo;
 	MemoryContextSwitchTo(old);
+}
+
+static SharesMemo *
+shares_memo(FunctionCallInfo fcinfo, const char *permission)
+{
+	SharesMemo *memo = fcinfo->flinfo->fn_extra;
+
+	if (memo != NULL && memo->context == tenancy_context_identity() &&
+		strcmp(memo->permission, permission) == 0)
+		return memo;
+	if (memo == NULL)
+		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SharesMemo));
+	shares_fill(memo, permission, fcinfo->flinfo->fn_mcxt);
+	fcinfo->flinfo->fn_extra = memo;
 	return memo;
+}
+
+/* An id as the text a share names it by, with the type's output function. */
+static char *
+shares_id_text(SharesMemo *memo, Oid idtype, Datum id, MemoryContext cxt)
+{
+	if (memo->output_type != idtype)
+	{
+		Oid			output;
+		bool		varlena;
+
+		getTypeOutputInfo(idtype, &output, &varlena);
+		fmgr_info_cxt(output, &memo->output, cxt);
+		memo->output_type = idtype;
+	}
+	return OutputFunctionCall(&memo->output, id);
 }
 
 /*
@@ -399,16 +434,7 @@ tenancy_is_shared(PG_FUNCTION_ARGS)
 	memo = shares_memo(fcinfo, permission);
 	if (memo->n == 0)
 		PG_RETURN_BOOL(false);
-	if (memo->output_type != idtype)
-	{
-		Oid			output;
-		bool		varlena;
-
-		getTypeOutputInfo(idtype, &output, &varlena);
-		fmgr_info_cxt(output, &memo->output, fcinfo->flinfo->fn_mcxt);
-		memo->output_type = idtype;
-	}
-	id = OutputFunctionCall(&memo->output, PG_GETARG_DATUM(1));
+	id = shares_id_text(memo, idtype, PG_GETARG_DATUM(1), fcinfo->flinfo->fn_mcxt);
 	PG_RETURN_BOOL(tenancy_shares_contain(memo->shares, memo->n, tenant,
 										  id, strlen(id)));
 }
@@ -544,6 +570,113 @@ tenancy_context_tenant(PG_FUNCTION_ARGS)
 	if (memo->isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(memo->result);
+}
+
+/*
+ * tenancy.resource_allows(tenant uuid, owner uuid, id anyelement,
+ *						   permission text, for_write boolean) returns boolean:
+ * a resource-level policy's three conditions in one call per row,
+ *
+ *	 tenant = ANY (visible_tenants(permission))
+ *	 OR (owner = current_user_id() AND tenant = ANY (role_tenants()))
+ *	 OR (id = ANY (shared_ids(permission, id)) AND is_shared(tenant, id, permission))
+ *
+ * with every list computed once per statement (owner or id NULL: that
+ * condition is absent).  The planner hook puts it in place of the OR when a
+ * plan reads the current tenant's index anyway, where the arms need not be
+ * indexable (see rewrite_resource_quals).
+ */
+typedef struct RowMemo
+{
+	uint64		context;
+	Datum		permission;		/* the argument it was computed for */
+	bool		has_context;
+	pg_uuid_t	user;
+	int			nvisible;
+	pg_uuid_t  *visible;
+	int			nroles;
+	pg_uuid_t  *roles;
+	SharesMemo	shares;
+} RowMemo;
+
+static int
+uuid_bytes_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, UUID_LEN);
+}
+
+static bool
+uuid_in_list(const pg_uuid_t *u, const pg_uuid_t *list, int n)
+{
+	return n > 0 && bsearch(u, list, n, sizeof(pg_uuid_t), uuid_bytes_cmp) != NULL;
+}
+
+Datum
+tenancy_resource_allows_row(PG_FUNCTION_ARGS)
+{
+	RowMemo    *memo = fcinfo->flinfo->fn_extra;
+	pg_uuid_t  *tenant;
+	char	   *id;
+
+	if (PG_ARGISNULL(3))
+		PG_RETURN_BOOL(false);
+	if (memo == NULL || memo->permission != PG_GETARG_DATUM(3) ||
+		memo->context != tenancy_context_identity())
+	{
+		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		bool		for_write = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		TenancyContext ctx;
+		PermEntry	e;
+
+		parse_checked(permission, &e);
+		if (memo == NULL)
+			memo = palloc0(sizeof(RowMemo));
+		memo->has_context = tenancy_context_get(&ctx);
+		if (!memo->has_context && for_write)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("no tenancy context is set"),
+					 errdetail("Writing to a protected table needs \"%s\" in the current context.",
+							   permission),
+					 errhint("Call tenancy.set_context() in this transaction first.")));
+		memo->nvisible = memo->nroles = 0;
+		if (memo->has_context)
+		{
+			memo->user = ctx.user;
+			memo->nvisible = context_tenant_list(&ctx, &e, &memo->visible);
+			memo->nroles = context_tenant_list(&ctx, NULL, &memo->roles);
+		}
+		/* The share list is made on first need: most rows never ask. */
+		memo->shares.permission = NULL;
+		memo->permission = PG_GETARG_DATUM(3);
+		memo->context = tenancy_context_identity();
+		fcinfo->flinfo->fn_extra = memo;
+		MemoryContextSwitchTo(old);
+	}
+	if (!memo->has_context || PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	tenant = PG_GETARG_UUID_P(0);
+	if (uuid_in_list(tenant, memo->visible, memo->nvisible))
+		PG_RETURN_BOOL(true);
+	if (!PG_ARGISNULL(1) &&
+		memcmp(PG_GETARG_UUID_P(1), &memo->user, UUID_LEN) == 0 &&
+		uuid_in_list(tenant, memo->roles, memo->nroles))
+		PG_RETURN_BOOL(true);
+	if (PG_ARGISNULL(2))
+		PG_RETURN_BOOL(false);
+	if (memo->shares.permission == NULL)
+	{
+		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+		shares_fill(&memo->shares, permission, fcinfo->flinfo->fn_mcxt);
+	}
+	if (memo->shares.n == 0)
+		PG_RETURN_BOOL(false);
+	id = shares_id_text(&memo->shares, get_fn_expr_argtype(fcinfo->flinfo, 2),
+						PG_GETARG_DATUM(2), fcinfo->flinfo->fn_mcxt);
+	PG_RETURN_BOOL(tenancy_shares_contain(memo->shares.shares, memo->shares.n,
+										  tenant, id, strlen(id)));
 }
 
 /* tenancy.has_permission(tenant uuid, permission text): the current user */
@@ -737,6 +870,133 @@ prune_implied_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 	}
 }
 
+/* "col = tenancy.current_tenant_id()": the restrictive hook's condition. */
+static bool
+match_current_tenant_qual(Node *qual, Oid fn, Var **col)
+{
+	List	   *args;
+
+	if (!IsA(qual, OpExpr))
+		return false;
+	args = ((OpExpr *) qual)->args;
+	if (list_length(args) != 2 || !IsA(linitial(args), Var) ||
+		!IsA(lsecond(args), FuncExpr) ||
+		((FuncExpr *) lsecond(args))->funcid != fn)
+		return false;
+	*col = linitial(args);
+	return true;
+}
+
+/*
+ * The column compared in an arm "col = <fn>(...)" or "col = ANY (<fn>(...))"
+ * that opens an AND (or is the arm itself), fn being one of ours.
+ */
+static Var *
+arm_column(Node *arm, Oid fn)
+{
+	List	   *args;
+
+	if (is_andclause(arm))
+		arm = linitial(((BoolExpr *) arm)->args);
+	if (IsA(arm, OpExpr))
+		args = ((OpExpr *) arm)->args;
+	else if (IsA(arm, ScalarArrayOpExpr))
+		args = ((ScalarArrayOpExpr *) arm)->args;
+	else
+		return NULL;
+	if (list_length(args) != 2 || !IsA(linitial(args), Var) ||
+		!IsA(lsecond(args), FuncExpr) ||
+		((FuncExpr *) lsecond(args))->funcid != fn)
+		return NULL;
+	return linitial(args);
+}
+
+/*
+ * A resource-level policy (tenant condition OR owner OR share, as protect()
+ * writes it) in a plan made while a current tenant is set, and while the
+ * context holds the policy's permission there.  Such a plan will read the
+ * tenant's rows through the restrictive "col = current_tenant_id()", and,
+ * at least as long as the permission holds, every one of them passes the
+ * tenant condition: the arms need not be indexable.  The OR is replaced by
+ * resource_allows(), the same three conditions in one call per row with
+ * every list made once per statement, instead of a BitmapOr over the owner
+ * and id indexes and array searches on each row.  Only the shape of the plan
+ * depends on the context: the call still decides at run time, so a plan
+ * reused under another context or after a revoke returns exactly the rows the
+ * policy allows (perhaps more slowly).  Without the permission the OR stays,
+ * for a plan that reads only the owner's and the shared rows.
+ */
+static void
+rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
+{
+	ListCell   *lc;
+	Var		   *tenant_col = NULL;
+
+	foreach(lc, rte->securityQuals)
+	{
+		if (match_current_tenant_qual(lfirst(lc), cat->current_tenant_fn,
+									  &tenant_col))
+			break;
+	}
+	if (tenant_col == NULL)
+		return;
+
+	foreach(lc, rte->securityQuals)
+	{
+		Node	   *qual = lfirst(lc);
+		BoolExpr   *or;
+		Var		   *col;
+		Const	   *perm;
+		Expr	   *owner = NULL;
+		Expr	   *id = NULL;
+		bool		for_write;
+		pg_uuid_t	tenant;
+		ListCell   *arm;
+
+		if (!is_orclause(qual))
+			continue;
+		or = (BoolExpr *) qual;
+		if (match_policy_qual(linitial(or->args), true, cat->visible_tenants_fn,
+							  &col, &perm))
+			for_write = false;
+		else if (match_policy_qual(linitial(or->args), true,
+								   cat->writable_tenants_fn, &col, &perm))
+			for_write = true;
+		else
+			continue;
+		if (!equal(col, tenant_col) || perm->constisnull)
+			continue;
+		/* Every other arm must be an owner or a share condition. */
+		for_each_from(arm, or->args, 1)
+		{
+			Var		   *v;
+
+			if ((v = arm_column(lfirst(arm), cat->current_user_fn)) != NULL &&
+				owner == NULL)
+				owner = (Expr *) v;
+			else if ((v = arm_column(lfirst(arm), cat->shared_ids_fn)) != NULL &&
+					 id == NULL)
+				id = (Expr *) v;
+			else
+				break;
+		}
+		if (arm != NULL)
+			continue;
+		if (!context_tenant_answer(TextDatumGetCString(perm->constvalue), &tenant))
+			continue;
+		if (owner == NULL)
+			owner = (Expr *) makeNullConst(UUIDOID, -1, InvalidOid);
+		if (id == NULL)
+			id = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
+		lfirst(lc) = makeFuncExpr(cat->resource_allows_fn, BOOLOID,
+								  list_make5(copyObject(col), copyObject(owner),
+											 copyObject(id), copyObject(perm),
+											 makeBoolConst(for_write, false)),
+								  InvalidOid, DEFAULT_COLLATION_OID,
+								  COERCE_EXPLICIT_CALL);
+	}
+}
+
 static bool
 prune_walker(Node *node, void *context)
 {
@@ -747,7 +1007,10 @@ prune_walker(Node *node, void *context)
 		RangeTblEntry *rte = (RangeTblEntry *) node;
 
 		if (rte->rtekind == RTE_RELATION && rte->securityQuals != NIL)
+		{
 			prune_implied_quals(rte, context);
+			rewrite_resource_quals(rte, context);
+		}
 		return false;
 	}
 	if (IsA(node, Query))

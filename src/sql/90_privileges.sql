@@ -20,7 +20,7 @@ BEGIN
                                 'set_context', 'set_context_token', 'clear_context',
                                 'current_user_id', 'current_tenant_id',
                                 'visible_tenants', 'writable_tenants', 'context_tenant',
-                                'role_tenants', 'shared_ids', 'is_shared',
+                                'role_tenants', 'shared_ids', 'is_shared', 'resource_allows',
                                 'has_resource_permission', 'share', 'unshare',
                                 'accept_invitation',
                                 '_add_truncate_trigger', '_audit_orgs',
