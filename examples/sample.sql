@@ -5,7 +5,8 @@
 -- which views staging and deploys pipelines on prod through a custom role;
 -- Erin may look at Acme's structure but holds no tenant data; a CI service
 -- account can deploy on staging until its grant expires.  Globex, another
--- organization, shares none of it.
+-- organization, shares none of it.  Pipelines have owners; Alice shares the
+-- staging experiment with Bob, and Frank has a pending invitation.
 \set ON_ERROR_STOP 1
 
 SELECT tenancy.register_resource_type('pipeline', 'ML pipelines');
@@ -53,14 +54,29 @@ SELECT tenancy.create_tenant(:'globex', 'main', 'Main') AS gmain \gset
 CREATE TABLE pipelines (
     id         bigserial PRIMARY KEY,
     tenant_id  uuid NOT NULL,
+    owner_id   uuid,
     name       text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX pipelines_tenant_created_idx ON pipelines (tenant_id, created_at);
-INSERT INTO pipelines (tenant_id, name) VALUES
-    (:'prod', 'fraud-model training'), (:'prod', 'fraud-model serving'),
-    (:'staging', 'new-feature experiment'), (:'gmain', 'globex forecasting');
-SELECT tenancy.protect('pipelines', resource_type => 'pipeline');
+CREATE INDEX pipelines_owner_idx ON pipelines (owner_id);
+INSERT INTO pipelines (tenant_id, owner_id, name) VALUES
+    (:'prod', :'carol', 'fraud-model training'), (:'prod', :'bob', 'fraud-model serving'),
+    (:'staging', :'alice', 'new-feature experiment'), (:'gmain', :'gina', 'globex forecasting');
+SELECT tenancy.protect('pipelines', resource_type => 'pipeline',
+                       owner_column => 'owner_id', id_column => 'id');
+
+-- Alice shares the staging experiment with Bob, who holds nothing on staging.
+BEGIN;
+SELECT tenancy.set_context(:'alice');
+SELECT tenancy.share('pipeline', id::text, '{read}', to_user => :'bob')
+FROM pipelines WHERE name = 'new-feature experiment';
+COMMIT;
+
+-- Frank is invited to view staging with the ML Platform team.
+SELECT invitation_id AS frank_invitation FROM tenancy.invite(:'acme', 'frank@acme.test',
+    tenant_roles => jsonb_build_array(jsonb_build_object('tenant', :'staging', 'role', 'viewer')),
+    teams => ARRAY[:'ml'::uuid]) \gset
 
 DO $$
 BEGIN

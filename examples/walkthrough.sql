@@ -48,8 +48,10 @@ SET ROLE demo_app;
 SELECT count(*) AS rows_visible FROM pipelines;
 BEGIN;
 SELECT tenancy.set_context(:'bob') \g /dev/null
-\echo '   as bob (editor of acme/prod):'
+\echo '   as bob (editor of acme/prod; alice shared one staging pipeline with him):'
 SELECT name FROM pipelines ORDER BY name;
+\echo '   bob updates what he owns, not the rest (an editor updates its own rows):'
+UPDATE pipelines SET name = name RETURNING name;
 COMMIT;
 BEGIN;
 SELECT tenancy.set_context(:'gina') \g /dev/null
@@ -73,3 +75,12 @@ RESET ROLE;
 \echo '5. The last admin cannot be removed:'
 SELECT remove_member(o.id, w.id) FROM organizations o, who w
 WHERE o.slug = 'acme' AND w.email = 'alice@acme.test';
+
+\echo '6. Why may bob read the staging experiment, and who may update pipelines on acme/prod?'
+SELECT e.path, e.role, e.shared_resource
+FROM pipelines p, explain(:'bob', p.tenant_id, 'pipeline:read', p.id::text, p.owner_id) e
+WHERE p.name = 'new-feature experiment';
+SELECT w.email, h.via, h.role
+FROM permission_holders((SELECT id FROM tenant WHERE name = 'acme/prod'), 'pipeline:update') h
+JOIN who w ON w.id = h.user_id
+ORDER BY 1, 2;

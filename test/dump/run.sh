@@ -50,7 +50,10 @@ roles|org_id IS NOT NULL
 role_assignments|true
 actions|NOT builtin
 resource_types|NOT builtin
+shares|true
 invitations|true
+invitation_tenant_roles|true
+invitation_teams|true
 protected_tables|true
 TABLES
 }
