@@ -605,10 +605,18 @@ uuid_bytes_cmp(const void *a, const void *b)
 	return memcmp(a, b, UUID_LEN);
 }
 
-static bool
+/* Every row asks: the usual list of one or a few is searched in line. */
+static inline bool
 uuid_in_list(const pg_uuid_t *u, const pg_uuid_t *list, int n)
 {
-	return n > 0 && bsearch(u, list, n, sizeof(pg_uuid_t), uuid_bytes_cmp) != NULL;
+	int			i;
+
+	if (n > 8)
+		return bsearch(u, list, n, sizeof(pg_uuid_t), uuid_bytes_cmp) != NULL;
+	for (i = 0; i < n; i++)
+		if (memcmp(u, &list[i], UUID_LEN) == 0)
+			return true;
+	return false;
 }
 
 Datum
