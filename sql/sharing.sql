@@ -377,6 +377,32 @@ SELECT count(*) AS shares_kept, (SELECT count(*) FROM tenancy.resource_types WHE
 FROM tenancy.shares WHERE resource_type = 'docs';
 SELECT count(*) AS docs_triggers_left FROM pg_trigger WHERE tgrelid = 'app.docs'::regclass AND NOT tgisinternal;
 
+-- Dropping a table takes its shares: a table made again under the same
+-- name and type does not inherit them.  Dropping a partition takes the
+-- shares of its rows.
+SET ROLE app_owner;
+CREATE TABLE app.notes2 (id int PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid);
+CREATE INDEX ON app.notes2 (tenant_id);
+SELECT tenancy.protect('app.notes2', owner_column => 'owner_id', id_column => 'id');
+CREATE TABLE app.events2 (id int, tenant_id uuid NOT NULL, PRIMARY KEY (tenant_id, id)) PARTITION BY LIST (tenant_id);
+CREATE TABLE app.events2_prod PARTITION OF app.events2 FOR VALUES IN (:'ta');
+CREATE TABLE app.events2_staging PARTITION OF app.events2 FOR VALUES IN (:'ta2');
+SELECT tenancy.protect('app.events2', id_column => 'id');
+RESET ROLE;
+INSERT INTO app.notes2 VALUES (1, :'ta', :'carol');
+INSERT INTO app.events2 VALUES (1, :'ta'), (2, :'ta2');
+BEGIN;
+SET LOCAL tenancy.context = :'alice';
+SELECT count(tenancy.share(t, i, '{read}', to_user => :'dan')) AS shared
+FROM (VALUES ('notes2', '1'), ('events2', '1'), ('events2', '2')) v(t, i);
+COMMIT;
+DROP TABLE app.events2_staging;
+SELECT resource_type, resource_id FROM tenancy.shares
+WHERE resource_type IN ('notes2', 'events2') ORDER BY 1, 2;
+DROP TABLE app.notes2, app.events2;
+SELECT count(*) AS shares_of_dropped_tables FROM tenancy.shares
+WHERE resource_type IN ('notes2', 'events2');
+
 DROP SCHEMA evil CASCADE;
 DROP SCHEMA app CASCADE;
 DROP SCHEMA atk CASCADE;

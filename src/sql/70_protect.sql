@@ -468,14 +468,35 @@ BEGIN
 END
 $$;
 
+-- A dropped table takes its resources' shares with it: a table created
+-- again under the same name and type must not inherit them.  A dropped
+-- partition takes the shares of the rows it held.
 CREATE FUNCTION tenancy._forget_dropped_tables() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    dropped oid[];
+    r tenancy.protected_tables;
 BEGIN
-    DELETE FROM tenancy.protected_tables
-    WHERE relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
-                         WHERE classid = 'pg_class'::regclass AND objsubid = 0);
+    SELECT array_agg(objid) INTO dropped
+    FROM pg_event_trigger_dropped_objects()
+    WHERE classid = 'pg_class'::regclass AND objsubid = 0;
+    FOR r IN
+        SELECT * FROM tenancy.protected_tables p
+        WHERE p.relid::oid = ANY (dropped) AND p.id_column IS NOT NULL
+    LOOP
+        IF r.root IS NULL THEN
+            DELETE FROM tenancy.shares WHERE resource_type = r.resource_type;
+        ELSIF NOT r.root::oid = ANY (dropped) THEN
+            EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
+                              AND NOT EXISTS (SELECT 1 FROM %s x
+                                              WHERE x.%I::text = s.resource_id AND x.%I = s.tenant_id)',
+                           r.root, r.id_column, r.tenant_column)
+            USING r.resource_type;
+        END IF;
+    END LOOP;
+    DELETE FROM tenancy.protected_tables WHERE relid::oid = ANY (dropped);
 END
 $$;
 
