@@ -9,28 +9,39 @@
  * tenancy.cache_size (kB).  Entries sit on one LRU list; storing past the cap
  * evicts from its cold end.  tenancy.cache_stats() reports the figures.
  *
- * Invalidation.  A statement-level trigger on every table a decision reads
- * registers a relcache invalidation of one sentinel relation
- * (tenancy._invalidation_channel).  PostgreSQL then does the rest, with the
- * semantics the cache needs: the invalidation is applied locally at the next
- * command of the transaction that made the change (and again if it rolls
- * back), sent to every other backend at commit and never if it aborts, and
- * written to the commit record, so that hot standbys apply it on replay.  The
- * callback only marks the cache for a reset; the next lookup throws it away
- * as a whole.  Every lookup first accepts pending invalidations, because a
- * statement inside a transaction block takes no new relation locks and so
- * would not otherwise see them.
+ * Invalidation.  Statement-level triggers on every table a decision reads
+ * register relcache invalidations of sentinel relations: one of 64 bucket
+ * channels (tenancy._invalidation_channel_00 .. _63) for each organization
+ * and each user that the changed rows name, read from the statement's
+ * transition tables, or the channel for everything
+ * (tenancy._invalidation_channel) when a change names no organization
+ * (registries, built-in roles, TRUNCATE).  PostgreSQL then does the rest,
+ * with the semantics the cache needs: the invalidation is applied locally at
+ * the next command of the transaction that made the change (and again if it
+ * rolls back), sent to every other backend at commit and never if it aborts,
+ * and written to the commit record, so that hot standbys apply it on replay.
+ * Every entry carries the buckets of what it depends on (the tenant's
+ * organization and the user for a permission set; the user and all their
+ * organizations for a list); the callback only notes the buckets named, and
+ * the next lookup drops the entries that carry one of them, so a change in
+ * one organization leaves what other organizations' users cached in place
+ * (but for the 1 in 64 that share its bucket).  Every lookup first accepts
+ * pending invalidations, because a statement inside a transaction block
+ * takes no new relation locks and so would not otherwise see them.
  *
  * Entries born stale.  A value computed under a snapshot that predates a
  * change already announced (a REPEATABLE READ transaction refilling the cache
  * after someone else's commit, or an invalidation that arrives while the
  * value is being computed) is right for its own transaction but must not
  * outlive it.  The changing transaction completed before its invalidation was
- * sent, so when the callback runs, the server's count of completed
- * transactions already includes it.  The callback records that count; a
- * value is stored only if its snapshot was taken at that count or later, and
- * so sees the change.  Other transactions running at the time do not matter,
- * however many there are.
+ * sent, so when the callback runs, its xid is at most the newest completed
+ * xid, which the callback records.  A value is stored only if its snapshot
+ * sees every transaction that had completed by then: the snapshot's xmax is
+ * above the recorded xid, and each xid the snapshot saw running at or below
+ * it is still running now (one that has completed since may be the change).
+ * Other transactions running at the time do not matter, however many there
+ * are.  (Snapshots do carry a count of completed transactions, but the copy
+ * that a statement runs with has it zeroed.)
  *
  * Time.  A value that counted a grant with an expiry is valid until the
  * earliest such expiry, after which it is recomputed: grants stop at their
@@ -41,16 +52,21 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
+#include "parser/parse_relation.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
 #include "utils/timestamp.h"
 
 #include "cache.h"
@@ -85,6 +101,7 @@ typedef struct RegistryKey
 typedef struct EntryHeader
 {
 	dlist_node	lru;			/* most recently used at the head */
+	uint64		buckets;		/* invalidation buckets it depends on */
 	char		kind;			/* 'p', 'l' or 'r' */
 	Size		bytes;			/* what this entry counts against the cap */
 	TimestampTz valid_until;
@@ -132,8 +149,10 @@ static uint64 cache_epoch = 1;	/* bumped at every reset */
 
 /* Invalidation state (written by the callback). */
 static Oid	channel_relid = InvalidOid;
+static Oid	bucket_relids[TENANCY_INVAL_BUCKETS];
 static bool reset_pending = false;
-static uint64 completions_at_inval = 0;
+static uint64 pending_buckets = 0;
+static TransactionId completed_at_inval = InvalidTransactionId;
 
 /* A rough per-entry cost of dynahash and allocator bookkeeping. */
 #define ENTRY_OVERHEAD	48
@@ -141,11 +160,21 @@ static uint64 completions_at_inval = 0;
 static void
 cache_relcache_callback(Datum arg, Oid relid)
 {
-	if (relid != InvalidOid && relid != channel_relid)
-		return;
-	reset_pending = true;
+	if (relid == InvalidOid || relid == channel_relid)
+		reset_pending = true;
+	else
+	{
+		int			b;
+
+		for (b = 0; b < TENANCY_INVAL_BUCKETS; b++)
+			if (relid == bucket_relids[b])
+				break;
+		if (b == TENANCY_INVAL_BUCKETS)
+			return;
+		pending_buckets |= UINT64CONST(1) << b;
+	}
 	stat_invalidations++;
-	completions_at_inval = PT_XACT_COMPLETION_COUNT();
+	completed_at_inval = PT_LATEST_COMPLETED_XID();
 }
 
 static void
@@ -158,7 +187,32 @@ cache_reset(void)
 	cache_bytes = 0;
 	cache_entries = 0;
 	reset_pending = false;
+	pending_buckets = 0;
 	cache_epoch++;
+}
+
+static void remove_entry(EntryHeader *h);
+
+/* Drops the entries that depend on one of the buckets. */
+static void
+evict_buckets(uint64 buckets)
+{
+	dlist_mutable_iter it;
+
+	dlist_foreach_modify(it, &lru)
+	{
+		EntryHeader *h = dlist_container(EntryHeader, lru, it.cur);
+
+		if (h->buckets & buckets)
+			remove_entry(h);
+	}
+	cache_epoch++;
+}
+
+uint64
+tenancy_cache_bucket(const pg_uuid_t *id)
+{
+	return UINT64CONST(1) << (hash_bytes(id->data, UUID_LEN) % TENANCY_INVAL_BUCKETS);
 }
 
 static HTAB *
@@ -184,10 +238,20 @@ cache_prepare(void)
 	{
 		/* First use, or the extension was reinstalled. */
 		channel_relid = channel;
+		memcpy(bucket_relids, tenancy_catalog()->bucket_channels,
+			   sizeof(bucket_relids));
 		reset_pending = true;
 	}
 	if (reset_pending)
 		cache_reset();
+	else if (pending_buckets != 0)
+	{
+		uint64		buckets = pending_buckets;
+
+		pending_buckets = 0;
+		if (cache_cxt != NULL)
+			evict_buckets(buckets);
+	}
 	if (cache_cxt == NULL)
 		cache_cxt = AllocSetContextCreate(TopMemoryContext, "pg_tenancy cache",
 										  ALLOCSET_DEFAULT_SIZES);
@@ -213,10 +277,28 @@ tenancy_cache_epoch(void)
 bool
 tenancy_cache_may_keep(Snapshot snapshot)
 {
-	if (completions_at_inval == 0)
+	uint32		i;
+
+	if (!TransactionIdIsValid(completed_at_inval))
 		return true;
-	return snapshot != NULL &&
-		snapshot->snapXactCompletionCount >= completions_at_inval;
+	if (snapshot == NULL ||
+		!TransactionIdPrecedes(completed_at_inval, snapshot->xmax))
+		return false;
+	for (i = 0; i < snapshot->xcnt; i++)
+		if (TransactionIdPrecedesOrEquals(snapshot->xip[i], completed_at_inval) &&
+			!TransactionIdIsInProgress(snapshot->xip[i]))
+			return false;
+	/* A hot standby's snapshot lists the running xids in subxip. */
+	if (snapshot->takenDuringRecovery)
+	{
+		if (snapshot->suboverflowed)
+			return false;
+		for (i = 0; i < (uint32) snapshot->subxcnt; i++)
+			if (TransactionIdPrecedesOrEquals(snapshot->subxip[i], completed_at_inval) &&
+				!TransactionIdIsInProgress(snapshot->subxip[i]))
+				return false;
+	}
+	return true;
 }
 
 static void *
@@ -290,8 +372,10 @@ entry_usable(EntryHeader *h)
 }
 
 static void
-link_entry(EntryHeader *h, char kind, Size bytes, TimestampTz valid_until)
+link_entry(EntryHeader *h, char kind, Size bytes, TimestampTz valid_until,
+		   uint64 buckets)
 {
+	h->buckets = buckets;
 	h->kind = kind;
 	h->bytes = bytes;
 	h->valid_until = valid_until;
@@ -329,7 +413,7 @@ tenancy_cache_get_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
 void
 tenancy_cache_put_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
 						  const PermSet *ps, TimestampTz valid_until,
-						  Snapshot snapshot)
+						  Snapshot snapshot, uint64 buckets)
 {
 	PermsetKey	key;
 	PermsetEntry *e;
@@ -349,7 +433,7 @@ tenancy_cache_put_permset(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	e = hash_search(permsets, &key, HASH_ENTER, &found);
 	e->permset = MemoryContextAlloc(cache_cxt, VARSIZE(ps));
 	memcpy(e->permset, ps, VARSIZE(ps));
-	link_entry(&e->h, 'p', bytes, valid_until);
+	link_entry(&e->h, 'p', bytes, valid_until, buckets);
 }
 
 /* Lists -------------------------------------------------------------------- */
@@ -395,7 +479,7 @@ list_get(char list, const pg_uuid_t *user, const PermEntry *perm, Size *len)
 static void
 list_put(char list, const pg_uuid_t *user, const PermEntry *perm,
 		 const void *data, Size len, TimestampTz valid_until,
-		 Snapshot snapshot)
+		 Snapshot snapshot, uint64 buckets)
 {
 	ListKey		key;
 	ListEntry  *e;
@@ -419,7 +503,7 @@ list_put(char list, const pg_uuid_t *user, const PermEntry *perm,
 		e->data = MemoryContextAlloc(cache_cxt, len);
 		memcpy(e->data, data, len);
 	}
-	link_entry(&e->h, 'l', bytes, valid_until);
+	link_entry(&e->h, 'l', bytes, valid_until, buckets);
 }
 
 int
@@ -438,10 +522,11 @@ tenancy_cache_get_tenants(const pg_uuid_t *user, const PermEntry *perm,
 void
 tenancy_cache_put_tenants(const pg_uuid_t *user, const PermEntry *perm,
 						  const pg_uuid_t *tenants, int n,
-						  TimestampTz valid_until, Snapshot snapshot)
+						  TimestampTz valid_until, Snapshot snapshot,
+						  uint64 buckets)
 {
 	list_put(LIST_TENANTS, user, perm, tenants, sizeof(pg_uuid_t) * n,
-			 valid_until, snapshot);
+			 valid_until, snapshot, buckets);
 }
 
 void *
@@ -454,9 +539,11 @@ tenancy_cache_get_shares(const pg_uuid_t *user, const PermEntry *perm,
 void
 tenancy_cache_put_shares(const pg_uuid_t *user, const PermEntry *perm,
 						 const void *data, Size len,
-						 TimestampTz valid_until, Snapshot snapshot)
+						 TimestampTz valid_until, Snapshot snapshot,
+						 uint64 buckets)
 {
-	list_put(LIST_SHARES, user, perm, data, len, valid_until, snapshot);
+	list_put(LIST_SHARES, user, perm, data, len, valid_until, snapshot,
+			 buckets);
 }
 
 /* Registry ----------------------------------------------------------------- */
@@ -507,7 +594,8 @@ tenancy_cache_put_registered(char kind, const char *name, int len,
 		return;
 	e = hash_search(registry, &key, HASH_ENTER, &found);
 	e->registered = registered;
-	link_entry(&e->h, 'r', bytes, DT_NOEND);
+	/* Registries change only with a reset of everything: no bucket. */
+	link_entry(&e->h, 'r', bytes, DT_NOEND, 0);
 }
 
 /* Settings, SQL-callable functions ------------------------------------------ */
@@ -576,15 +664,113 @@ tenancy_cache_reset(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Statement-level trigger on the hierarchy's tables: announce a change. */
+/* The buckets of the organizations and users named in a transition table. */
+static uint64
+transition_buckets(Tuplestorestate *rows, Relation rel, AttrNumber org_att,
+				   AttrNumber user_att)
+{
+	TupleTableSlot *slot;
+	uint64		buckets = 0;
+
+	if (rows == NULL)
+		return 0;
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		Datum		d;
+
+		if (org_att != InvalidAttrNumber)
+		{
+			d = slot_getattr(slot, org_att, &isnull);
+			/* A built-in role names no organization: everything. */
+			buckets |= isnull ? TENANCY_ALL_BUCKETS :
+				tenancy_cache_bucket(DatumGetUUIDP(d));
+		}
+		if (user_att != InvalidAttrNumber)
+		{
+			d = slot_getattr(slot, user_att, &isnull);
+			if (!isnull)
+				buckets |= tenancy_cache_bucket(DatumGetUUIDP(d));
+		}
+		if (buckets == TENANCY_ALL_BUCKETS)
+			break;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return buckets;
+}
+
+static AttrNumber
+trigger_arg_attnum(Relation rel, TriggerData *trigdata, int i)
+{
+	Trigger    *trigger = trigdata->tg_trigger;
+	AttrNumber	att;
+
+	if (trigger->tgnargs <= i || trigger->tgargs[i][0] == '\0')
+		return InvalidAttrNumber;
+	att = attnameAttNum(rel, trigger->tgargs[i], false);
+	if (att == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of relation \"%s\" does not exist",
+			 trigger->tgargs[i], RelationGetRelationName(rel));
+	return att;
+}
+
+/*
+ * Statement-level trigger on the hierarchy's tables: announce a change to
+ * the buckets of the organizations (column named by the first argument) and
+ * users (second argument) that the changed rows name, before and after; to
+ * everything for TRUNCATE and for tables without such columns.
+ */
 Datum
 tenancy_invalidate_cache(PG_FUNCTION_ARGS)
 {
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const TenancyCatalog *cat;
+	Relation	rel;
+	AttrNumber	org_att;
+	AttrNumber	user_att;
+	uint64		buckets;
+	int			b;
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be called as a trigger",
 						"tenancy._invalidate_cache")));
-	CacheInvalidateRelcacheByRelid(tenancy_catalog()->invalidation_channel);
+	cat = tenancy_catalog();
+	rel = trigdata->tg_relation;
+	org_att = trigger_arg_attnum(rel, trigdata, 0);
+	user_att = trigger_arg_attnum(rel, trigdata, 1);
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ||
+		(org_att == InvalidAttrNumber && user_att == InvalidAttrNumber))
+		buckets = TENANCY_ALL_BUCKETS;
+	else
+		buckets = transition_buckets(trigdata->tg_oldtable, rel, org_att, user_att) |
+			transition_buckets(trigdata->tg_newtable, rel, org_att, user_att);
+
+	if (buckets == TENANCY_ALL_BUCKETS)
+		CacheInvalidateRelcacheByRelid(cat->invalidation_channel);
+	else
+		for (b = 0; b < TENANCY_INVAL_BUCKETS; b++)
+			if (buckets & (UINT64CONST(1) << b))
+				CacheInvalidateRelcacheByRelid(cat->bucket_channels[b]);
 	return PointerGetDatum(NULL);
+}
+
+PG_FUNCTION_INFO_V1(tenancy_cache_bucket_sql);
+
+/* tenancy._cache_bucket(id uuid) returns integer */
+Datum
+tenancy_cache_bucket_sql(PG_FUNCTION_ARGS)
+{
+	uint64		bit = tenancy_cache_bucket(PG_GETARG_UUID_P(0));
+	int			b = 0;
+
+	while (bit > 1)
+	{
+		bit >>= 1;
+		b++;
+	}
+	PG_RETURN_INT32(b);
 }

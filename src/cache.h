@@ -15,6 +15,14 @@
 extern void tenancy_cache_init(void);
 
 /*
+ * Every entry names the invalidation buckets of what it depends on: the
+ * buckets of the organizations and users involved (TENANCY_ALL_BUCKETS when
+ * that is not known).
+ */
+#define TENANCY_ALL_BUCKETS	(~UINT64CONST(0))
+extern uint64 tenancy_cache_bucket(const pg_uuid_t *id);
+
+/*
  * Lookups return a copy in the caller's memory context, or NULL (-1 for
  * tenant lists) on a miss.  A store is ignored when the snapshot the value
  * was computed under may predate an invalidation already received: such a
@@ -29,7 +37,7 @@ extern void tenancy_cache_put_permset(const pg_uuid_t *user,
 									  const pg_uuid_t *tenant,
 									  const PermSet *ps,
 									  TimestampTz valid_until,
-									  Snapshot snapshot);
+									  Snapshot snapshot, uint64 buckets);
 
 /* A NULL perm stands for "any permission" (a non-empty set). */
 extern int	tenancy_cache_get_tenants(const pg_uuid_t *user,
@@ -39,7 +47,7 @@ extern void tenancy_cache_put_tenants(const pg_uuid_t *user,
 									  const PermEntry *perm,
 									  const pg_uuid_t *tenants, int n,
 									  TimestampTz valid_until,
-									  Snapshot snapshot);
+									  Snapshot snapshot, uint64 buckets);
 
 /*
  * The resources shared with a user for a permission, in resolve.c's flat
@@ -51,7 +59,7 @@ extern void tenancy_cache_put_shares(const pg_uuid_t *user,
 									 const PermEntry *perm,
 									 const void *data, Size len,
 									 TimestampTz valid_until,
-									 Snapshot snapshot);
+									 Snapshot snapshot, uint64 buckets);
 
 /*
  * For memos kept outside the cache: the epoch changes whenever the cache is

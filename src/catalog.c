@@ -105,6 +105,13 @@ tenancy_catalog(void)
 	c.resource_types = lookup_rel(nsp, "resource_types");
 	c.resource_types_pkey = lookup_rel(nsp, "resource_types_pkey");
 	c.invalidation_channel = lookup_rel(nsp, "_invalidation_channel");
+	for (int b = 0; b < TENANCY_INVAL_BUCKETS; b++)
+	{
+		char		name[NAMEDATALEN];
+
+		snprintf(name, sizeof(name), "_invalidation_channel_%02d", b);
+		c.bucket_channels[b] = lookup_rel(nsp, name);
+	}
 
 	{
 		Oid			argtypes[1] = {TEXTOID};

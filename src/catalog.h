@@ -53,6 +53,9 @@
 #define TENANCY_ORG_ADMIN_ROLE	"00000000-0000-0000-0001-000000000001"
 #define TENANCY_ORG_MANAGER_ROLE "00000000-0000-0000-0001-000000000002"
 
+/* How many buckets of organizations and users invalidations name. */
+#define TENANCY_INVAL_BUCKETS	64
+
 typedef struct TenancyCatalog
 {
 	Oid			tenants;
@@ -84,7 +87,8 @@ typedef struct TenancyCatalog
 	Oid			current_user_fn;	/* tenancy.current_user_id() */
 	Oid			shared_ids_fn;	/* tenancy.shared_ids(text, anyelement) */
 	Oid			resource_allows_fn; /* tenancy.resource_allows(...) */
-	Oid			invalidation_channel;	/* see cache.c */
+	Oid			invalidation_channel;	/* see cache.c: everything */
+	Oid			bucket_channels[TENANCY_INVAL_BUCKETS]; /* one bucket each */
 } TenancyCatalog;
 
 /* The catalog of the installed extension; errors if it is not installed. */

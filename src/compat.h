@@ -72,14 +72,14 @@
 
 
 /*
- * The server's count of completed transactions (what snapshots record as
- * snapXactCompletionCount); the shared struct holding it was renamed in 17.
+ * The newest transaction id known to have completed (the shared struct
+ * holding it was renamed in 17).
  */
 #include "access/transam.h"
 #if PG_VERSION_NUM >= 170000
-#define PT_XACT_COMPLETION_COUNT()	(((volatile TransamVariablesData *) TransamVariables)->xactCompletionCount)
+#define PT_LATEST_COMPLETED_XID()	XidFromFullTransactionId(((volatile TransamVariablesData *) TransamVariables)->latestCompletedXid)
 #else
-#define PT_XACT_COMPLETION_COUNT()	(((volatile VariableCacheData *) ShmemVariableCache)->xactCompletionCount)
+#define PT_LATEST_COMPLETED_XID()	XidFromFullTransactionId(((volatile VariableCacheData *) ShmemVariableCache)->latestCompletedXid)
 #endif
 
 /*

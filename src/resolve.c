@@ -55,6 +55,7 @@ typedef struct ResolveState
 	TimestampTz now;
 	TimestampTz valid_until;	/* earliest future expiry counted */
 	pg_uuid_t	org;			/* the tenant's organization */
+	bool		org_known;		/* the tenant was found, org is set */
 	bool		found;			/* scratch result of one lookup */
 	bool		org_admin;		/* rule 1 applies */
 	List	   *teams;			/* pg_uuid_t * of the user's teams */
@@ -204,6 +205,7 @@ visit_tenant(HeapTuple tuple, TupleDesc desc, void *arg)
 	pg_uuid_t  *org = copy_uuid_attr(tuple, desc, Anum_tenants_org_id);
 
 	st->org = *org;
+	st->org_known = true;
 	st->found = true;
 	return false;
 }
@@ -333,7 +335,7 @@ static PermSet *resolve_rules(ResolveState *st, const pg_uuid_t *user,
  */
 static PermSet *
 resolve_in_context(const pg_uuid_t *user, const pg_uuid_t *tenant,
-				   TimestampTz *valid_until)
+				   TimestampTz *valid_until, uint64 *buckets)
 {
 	ResolveState st;
 	PermSet    *result;
@@ -342,6 +344,10 @@ resolve_in_context(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	result = resolve_rules(&st, user, tenant);
 	resolve_end(&st);
 	*valid_until = st.valid_until;
+	/* An unknown tenant's organization is unknown: any change may matter. */
+	*buckets = st.org_known ?
+		tenancy_cache_bucket(user) | tenancy_cache_bucket(&st.org) :
+		TENANCY_ALL_BUCKETS;
 	return result;
 }
 
@@ -459,6 +465,7 @@ tenancy_resolve_until(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	PermSet    *result;
 	PermSet    *copy;
 	TimestampTz valid_until;
+	uint64		buckets;
 	bool		pushed;
 
 	result = tenancy_cache_get_permset(user, tenant, valid_until_out);
@@ -470,14 +477,14 @@ tenancy_resolve_until(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	work = AllocSetContextCreate(caller, "pg_tenancy resolve",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
-	result = resolve_in_context(user, tenant, &valid_until);
+	result = resolve_in_context(user, tenant, &valid_until, &buckets);
 	MemoryContextSwitchTo(caller);
 
 	copy = palloc(VARSIZE(result));
 	memcpy(copy, result, VARSIZE(result));
 	MemoryContextDelete(work);
 	tenancy_cache_put_permset(user, tenant, copy, valid_until,
-							  GetActiveSnapshot());
+							  GetActiveSnapshot(), buckets);
 	read_end(pushed);
 	*valid_until_out = valid_until;
 	return copy;
@@ -630,6 +637,18 @@ user_is_active(ResolveState *st, const pg_uuid_t *user)
 	return st->found;
 }
 
+/* A list computed for the user depends on the user and all their orgs. */
+static uint64
+lookup_buckets(const LookupState *ls, const pg_uuid_t *user)
+{
+	uint64		buckets = tenancy_cache_bucket(user);
+	ListCell   *lc;
+
+	foreach(lc, ls->orgs)
+		buckets |= tenancy_cache_bucket(&((MemberOrg *) lfirst(lc))->org);
+	return buckets;
+}
+
 static void
 lookup_begin(LookupState *ls, const PermEntry *perm)
 {
@@ -683,7 +702,8 @@ collect_memberships(LookupState *ls, const pg_uuid_t *user)
 
 static int
 tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
-				   pg_uuid_t **result, TimestampTz *valid_until)
+				   pg_uuid_t **result, TimestampTz *valid_until,
+				   uint64 *buckets)
 {
 	LookupState ls;
 	ResolveState *st = &ls.base;
@@ -696,12 +716,14 @@ tenants_in_context(const pg_uuid_t *user, const PermEntry *perm,
 
 	lookup_begin(&ls, perm);
 	*valid_until = DT_NOEND;
+	*buckets = tenancy_cache_bucket(user);
 	if (!user_is_active(st, user))
 	{
 		resolve_end(st);
 		return 0;
 	}
 	collect_memberships(&ls, user);
+	*buckets = lookup_buckets(&ls, user);
 
 	foreach(lc, ls.orgs)
 	{
@@ -767,6 +789,7 @@ tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 	MemoryContext caller = CurrentMemoryContext;
 	pg_uuid_t  *scratch = NULL;
 	TimestampTz valid_until;
+	uint64		buckets;
 	bool		pushed;
 	int			n;
 
@@ -778,7 +801,7 @@ tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 	work = AllocSetContextCreate(caller, "pg_tenancy lookup",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
-	n = tenants_in_context(user, perm, &scratch, &valid_until);
+	n = tenants_in_context(user, perm, &scratch, &valid_until, &buckets);
 	MemoryContextSwitchTo(caller);
 	*result = NULL;
 	if (n > 0)
@@ -788,7 +811,7 @@ tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 	}
 	MemoryContextDelete(work);
 	tenancy_cache_put_tenants(user, perm, *result, n, valid_until,
-							  GetActiveSnapshot());
+							  GetActiveSnapshot(), buckets);
 	read_end(pushed);
 	return n;
 }
@@ -926,7 +949,7 @@ shared_resource_cmp(const void *a, const void *b)
 static int
 shares_in_context(const pg_uuid_t *user, const PermEntry *perm,
 				  const pg_uuid_t *tenant, SharedResource **out,
-				  TimestampTz *valid_until)
+				  TimestampTz *valid_until, uint64 *buckets)
 {
 	LookupState ls;
 	ShareScan	ss;
@@ -939,12 +962,14 @@ shares_in_context(const pg_uuid_t *user, const PermEntry *perm,
 	lookup_begin(&ls, perm);
 	*valid_until = DT_NOEND;
 	*out = NULL;
+	*buckets = tenancy_cache_bucket(user);
 	if (!user_is_active(&ls.base, user))
 	{
 		resolve_end(&ls.base);
 		return 0;
 	}
 	collect_memberships(&ls, user);
+	*buckets = lookup_buckets(&ls, user);
 
 	memset(&ss, 0, sizeof(ss));
 	ss.ls = &ls;
@@ -1048,6 +1073,7 @@ tenancy_user_shares(const pg_uuid_t *user, const PermEntry *perm,
 	MemoryContext caller = CurrentMemoryContext;
 	SharedResource *scratch;
 	TimestampTz valid_until;
+	uint64		buckets;
 	bool		pushed;
 	char	   *flat;
 	Size		len;
@@ -1066,12 +1092,12 @@ tenancy_user_shares(const pg_uuid_t *user, const PermEntry *perm,
 	work = AllocSetContextCreate(caller, "pg_tenancy shares",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
-	n = shares_in_context(user, perm, NULL, &scratch, &valid_until);
+	n = shares_in_context(user, perm, NULL, &scratch, &valid_until, &buckets);
 	MemoryContextSwitchTo(caller);
 	flat = shares_flatten(scratch, n, &len);
 	MemoryContextDelete(work);
 	tenancy_cache_put_shares(user, perm, flat, len, valid_until,
-							 GetActiveSnapshot());
+							 GetActiveSnapshot(), buckets);
 	read_end(pushed);
 	return shares_unflatten(flat, len, result);
 }
@@ -1096,13 +1122,14 @@ tenancy_user_has_share_in(const pg_uuid_t *user, const pg_uuid_t *tenant)
 	MemoryContext caller = CurrentMemoryContext;
 	SharedResource *scratch;
 	TimestampTz valid_until;
+	uint64		buckets;
 	bool		pushed = read_begin();
 	int			n;
 
 	work = AllocSetContextCreate(caller, "pg_tenancy shares",
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
-	n = shares_in_context(user, NULL, tenant, &scratch, &valid_until);
+	n = shares_in_context(user, NULL, tenant, &scratch, &valid_until, &buckets);
 	MemoryContextSwitchTo(caller);
 	MemoryContextDelete(work);
 	read_end(pushed);

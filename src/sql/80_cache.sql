@@ -2,28 +2,64 @@
 -- The per-backend decision cache (src/cache.c).
 -- ---------------------------------------------------------------------------
 
--- The relation whose relcache invalidation tells every backend (and every
--- hot standby, through the commit record) that decisions may have changed.
--- It holds nothing.
+-- The relations whose relcache invalidations tell every backend (and every
+-- hot standby, through the commit record) that decisions may have changed:
+-- one for everything, and 64 buckets of organizations and users (a change
+-- names the buckets of the organizations and users in its rows, and a
+-- backend drops only the cached decisions that depend on one of them).  They
+-- hold nothing.
 CREATE VIEW tenancy._invalidation_channel AS SELECT NULL::integer AS nothing WHERE false;
 COMMENT ON VIEW tenancy._invalidation_channel IS
-    'Empty; its invalidations announce changes to the decision cache.';
+    'Empty; its invalidations announce changes to every cached decision.';
+DO $$
+BEGIN
+    FOR b IN 0..63 LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE VIEW tenancy.%I AS SELECT NULL::integer AS nothing WHERE false',
+            pg_catalog.format('_invalidation_channel_%s', pg_catalog.lpad(b::text, 2, '0')));
+    END LOOP;
+END
+$$;
 
+-- Arguments: the column naming the organization, and the one naming the
+-- user ('' for none); none at all: every change is a change to everything.
 CREATE FUNCTION tenancy._invalidate_cache() RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'tenancy_invalidate_cache';
 
 DO $$
 DECLARE
-    t text;
+    t record;
+    args text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['organizations', 'tenants', 'users', 'memberships', 'teams',
-                             'team_members', 'roles', 'role_assignments', 'shares',
-                             'actions', 'resource_types']
+    FOR t IN SELECT * FROM (VALUES
+            ('organizations', 'id', ''), ('tenants', 'org_id', ''), ('users', '', 'id'),
+            ('memberships', 'org_id', 'user_id'), ('teams', 'org_id', ''),
+            ('team_members', 'org_id', 'user_id'), ('roles', 'org_id', ''),
+            ('role_assignments', 'org_id', 'user_id'), ('shares', 'org_id', 'user_id'))
+            AS v(tbl, org_col, user_col)
     LOOP
+        args := pg_catalog.format('%L, %L', t.org_col, t.user_col);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER invalidate_cache_insert AFTER INSERT ON tenancy.%I
+               REFERENCING NEW TABLE AS new_rows
+               FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache(%s)', t.tbl, args);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER invalidate_cache_update AFTER UPDATE ON tenancy.%I
+               REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+               FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache(%s)', t.tbl, args);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER invalidate_cache_delete AFTER DELETE ON tenancy.%I
+               REFERENCING OLD TABLE AS old_rows
+               FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache(%s)', t.tbl, args);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER invalidate_cache_truncate AFTER TRUNCATE ON tenancy.%I
+               FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache()', t.tbl);
+    END LOOP;
+    FOREACH args IN ARRAY ARRAY['actions', 'resource_types'] LOOP
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-               ON tenancy.%I FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache()', t);
+               ON tenancy.%I FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache()', args);
     END LOOP;
 END
 $$;
@@ -42,3 +78,8 @@ LANGUAGE C VOLATILE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'tenancy_cache_reset';
 COMMENT ON FUNCTION tenancy.cache_reset() IS
     'Empties this backend''s decision cache and zeroes its counters.';
+
+-- Which of the 64 buckets an organization or user falls in (for tests).
+CREATE FUNCTION tenancy._cache_bucket(id uuid) RETURNS integer
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'tenancy_cache_bucket_sql';
