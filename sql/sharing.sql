@@ -311,6 +311,67 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 EXECUTE carol_shaped;
 COMMIT;
 DEALLOCATE carol_shaped;
+-- A share for "update" does not let its recipient take the row, and an owner
+-- cannot carry a row into a tenant where it may only read.
+RESET ROLE;
+SELECT 'done' AS vic_views_staging FROM tenancy.assign_role('viewer', tenant => :'ta2', user_id => :'vic');
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'dan';
+SELECT atk.try(format('UPDATE app.docs SET owner_id = %L WHERE id = 1', :'dan')) AS dan_takes_row_1;
+ROLLBACK;
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try(format('UPDATE app.docs SET tenant_id = %L WHERE id = 4', :'ta2')) AS vic_moves_own_row_to_staging;
+-- Nor give it away without "update" on the tenant (the new row must be
+-- one it may update).
+SELECT atk.try(format('UPDATE app.docs SET owner_id = %L WHERE id = 4', :'carol')) AS vic_gives_row_4_to_carol;
+ROLLBACK;
+-- Nobody shares with a team they are in (it would be sharing with oneself).
+RESET ROLE;
+SELECT 'done' AS carol_in_ops FROM tenancy.add_team_member(:'ops', :'carol');
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_team => %L)', :'ops')) AS share_with_own_team;
+-- A share names the row by its id as the column prints it, whatever the
+-- caller wrote; and with a current tenant, only that tenant's rows are found.
+SELECT tenancy.share('docs', '0001', '{read}', to_user => :'vic') IS NOT NULL AS shared_as_0001;
+COMMIT;
+RESET ROLE;
+SELECT resource_id FROM tenancy.shares WHERE user_id = :'vic' AND resource_type = 'docs';
+SET ROLE app_user;
+SELECT :'alice' || '/' || :'ta2' AS ctx_alice_ta2 \gset
+BEGIN;
+SET LOCAL tenancy.context = :'ctx_alice_ta2';
+SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_user => %L)', :'vic')) AS share_outside_current_tenant;
+ROLLBACK;
+RESET ROLE;
+SELECT 'done' AS carol_leaves_ops FROM tenancy.remove_team_member(:'ops', :'carol');
+SET ROLE app_user;
+-- A type of one's own as the id column (its casts would run inside
+-- pg_tenancy's SECURITY DEFINER functions): refused; and PostgreSQL refuses
+-- to change the type of a column that a policy uses.
+CREATE TYPE evil.k AS ENUM ('x');
+CREATE TABLE evil.k_rows (id evil.k PRIMARY KEY, tenant_id uuid NOT NULL);
+SELECT atk.try('SELECT tenancy.protect(''evil.k_rows'', id_column => ''id'')') AS protect_with_own_type;
+CREATE TABLE evil.n_rows (id int PRIMARY KEY, tenant_id uuid NOT NULL);
+CREATE INDEX ON evil.n_rows (tenant_id);
+SELECT tenancy.protect('evil.n_rows', id_column => 'id') IS NOT NULL AS protected_with_int;
+CREATE DOMAIN evil.d AS int CHECK (VALUE <> 0);
+SELECT atk.try('ALTER TABLE evil.n_rows ALTER COLUMN id TYPE evil.d') AS retype_id_column;
+-- pg_tenancy's audit and cache triggers cannot be attached elsewhere; a
+-- partition cannot be recorded under another table's protection.
+SELECT atk.try('CREATE TRIGGER a AFTER INSERT ON evil.t FOR EACH ROW EXECUTE FUNCTION tenancy._audit()') AS attach_audit;
+SELECT atk.try('CREATE TRIGGER c AFTER INSERT ON evil.t FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache()') AS attach_cache;
+CREATE TABLE evil.fake (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+SELECT atk.try('SELECT tenancy._apply_protection(''evil.fake'', ''tenant_id'', ''docs'', NULL, ''id'')') AS fake_policies;
+SELECT atk.try('SELECT tenancy._record_protection(''evil.fake'', ''tenant_id'', ''docs'', ''app.docs'', false, false, NULL, ''id'')') AS fake_partition;
+-- A NULL permission crashes nothing.
+SELECT tenancy.shared_ids(NULL, NULL::int) IS NULL AS shared_ids_of_null;
+RESET ROLE;
+
+SET ROLE app_user;
 -- A revoked share stops granting at once, also to a prepared statement
 -- whose generic plan was made while it granted.
 PREPARE dan_docs AS SELECT string_agg(body, ', ' ORDER BY id) FROM app.docs;

@@ -380,9 +380,14 @@ shares_id_text(SharesMemo *memo, Oid idtype, Datum id, MemoryContext cxt)
 Datum
 tenancy_shared_ids(PG_FUNCTION_ARGS)
 {
-	char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *permission;
 	Oid			elemtype = get_fn_expr_argtype(fcinfo->flinfo, 1);
-	SharesMemo *memo = shares_memo(fcinfo, permission);
+	SharesMemo *memo;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	memo = shares_memo(fcinfo, permission);
 
 	if (memo->ids == (Datum) 0 || memo->elemtype != elemtype)
 	{
@@ -590,6 +595,7 @@ typedef struct RowMemo
 {
 	uint64		context;
 	Datum		permission;		/* the argument it was computed for */
+	char	   *permission_text;	/* and its text */
 	bool		has_context;
 	pg_uuid_t	user;
 	int			nvisible;
@@ -628,8 +634,10 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(3))
 		PG_RETURN_BOOL(false);
-	if (memo == NULL || memo->permission != PG_GETARG_DATUM(3) ||
-		memo->context != tenancy_context_identity())
+	/* Rows of one statement pass the same constant: usually the same pointer. */
+	if (memo == NULL || memo->context != tenancy_context_identity() ||
+		(memo->permission != PG_GETARG_DATUM(3) &&
+		 strcmp(memo->permission_text, text_to_cstring(PG_GETARG_TEXT_PP(3))) != 0))
 	{
 		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
 		bool		for_write = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
@@ -658,6 +666,7 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 		/* The share list is made on first need: most rows never ask. */
 		memo->shares.permission = NULL;
 		memo->permission = PG_GETARG_DATUM(3);
+		memo->permission_text = pstrdup(permission);
 		memo->context = tenancy_context_identity();
 		fcinfo->flinfo->fn_extra = memo;
 		MemoryContextSwitchTo(old);

@@ -30,6 +30,41 @@ COMMENT ON TABLE tenancy.protected_tables IS
 -- Readable by all, so that protect() can run with its caller's rights.
 GRANT SELECT ON tenancy.protected_tables TO PUBLIC;
 
+-- The types an id column may have.  pg_tenancy's SECURITY DEFINER functions
+-- read and convert ids (and tenant and owner columns) of application rows;
+-- with a type of the application's own, its casts and input functions would
+-- run with the extension owner's rights.  Built-in types only, no domains.
+CREATE FUNCTION tenancy._is_id_type(t oid) RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN t = ANY (ARRAY['int2', 'int4', 'int8', 'uuid', 'text', 'varchar']::regtype[]::oid[]);
+
+-- The protection of a table as recorded, if its columns still have safe
+-- types (a table owner can change a column's type after protect()).
+CREATE FUNCTION tenancy._protection_checked(rel oid) RETURNS tenancy.protected_tables
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+BEGIN
+    SELECT * INTO rec FROM tenancy.protected_tables p WHERE p.relid = rel;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_attribute a
+               WHERE a.attrelid = rel AND NOT a.attisdropped
+                 AND ((a.attname = rec.tenant_column AND a.atttypid <> 'uuid'::regtype)
+                      OR (a.attname = rec.owner_column AND a.atttypid <> 'uuid'::regtype)
+                      OR (a.attname = rec.id_column AND NOT tenancy._is_id_type(a.atttypid)))) THEN
+        RAISE EXCEPTION 'a column of protected table % has changed type', rel::regclass
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Call tenancy.unprotect() and tenancy.protect() again.';
+    END IF;
+    RETURN rec;
+END
+$$;
+
 -- The policies on one table, for one tenant column and resource type, and
 -- optionally its owner and id columns.  Every operator and function is
 -- schema-qualified: no search_path can change what a policy calls.
@@ -134,6 +169,17 @@ BEGIN
         RAISE EXCEPTION 'table % does not carry pg_tenancy''s policies', rel
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    -- A partition is recorded under a protected ancestor, with its settings.
+    IF root IS NOT NULL AND NOT EXISTS (
+           SELECT 1 FROM tenancy.protected_tables t
+           WHERE t.relid = root AND t.root IS NULL
+             AND t.relid IN (SELECT a.relid FROM pg_partition_ancestors(rel) a WHERE a.relid <> rel)
+             AND t.tenant_column = tenant_column AND t.resource_type = resource_type
+             AND t.owner_column IS NOT DISTINCT FROM owner_column
+             AND t.id_column IS NOT DISTINCT FROM id_column) THEN
+        RAISE EXCEPTION 'table % is not a partition of the protected table %', rel, root
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     -- Shares name a resource by its type and id: one table (with its
     -- partitions) per resource type that has ids.
     IF id_column IS NOT NULL AND root IS NULL AND EXISTS (
@@ -236,6 +282,11 @@ BEGIN
             RAISE EXCEPTION 'column "%" of relation % does not exist', id_column, tbl
                 USING ERRCODE = 'undefined_column';
         END IF;
+        IF NOT tenancy._is_id_type(other.atttypid) THEN
+            RAISE EXCEPTION 'id column "%" of relation % must be of type smallint, integer, bigint, uuid, text or varchar, not %',
+                            id_column, tbl, format_type(other.atttypid, other.atttypmod)
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
         -- A share names one row: the id must be unique, alone or per tenant.
         IF NOT EXISTS (
                SELECT 1 FROM pg_index i
@@ -290,12 +341,8 @@ BEGIN
     -- Shares of a row end with the row (or when it changes id or tenant).
     -- Row triggers on a partitioned table reach every partition by
     -- themselves; TRUNCATE is caught on each table (_protect_partition).
-    IF id_column IS NOT NULL AND existing.root IS NULL THEN
-        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
-            EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER UPDATE OR DELETE ON %s'
-                           ' FOR EACH ROW EXECUTE FUNCTION tenancy._forget_shares()', tbl);
-        END IF;
-        PERFORM tenancy._add_truncate_trigger(tbl);
+    IF (id_column IS NOT NULL OR owner_column IS NOT NULL) AND existing.root IS NULL THEN
+        PERFORM tenancy._add_resource_triggers(tbl);
     END IF;
     FOR part IN
         SELECT t.relid FROM pg_partition_tree(tbl) t
@@ -310,15 +357,83 @@ $$;
 COMMENT ON FUNCTION tenancy.protect(regclass, name, text, name, name) IS
     'Puts a table (and every partition, now and later) under tenant isolation with forced row-level security, counting ownership and shares when given owner and id columns; idempotent.';
 
-CREATE FUNCTION tenancy._add_truncate_trigger(tbl regclass) RETURNS void
-LANGUAGE plpgsql
+-- The triggers of a table protected with owner or id columns.  The trigger
+-- functions are not executable by PUBLIC (so that nobody attaches them to a
+-- table of their own); this SECURITY DEFINER helper adds them, only to a
+-- table recorded as protected (which only its owner can have done), and
+-- only those its protection calls for.  On a partitioned table the row
+-- triggers reach every partition by themselves; TRUNCATE is caught on each
+-- table.
+CREATE FUNCTION tenancy._add_resource_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(tbl);
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares_truncate') THEN
+    IF rec.relid IS NULL THEN
+        RAISE EXCEPTION 'table % is not protected', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF rec.root IS NULL AND rec.id_column IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
+        EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER UPDATE OR DELETE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tenancy._forget_shares()', tbl);
+    END IF;
+    IF rec.root IS NULL AND rec.owner_column IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_guard_update') THEN
+        EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tenancy._guard_resource_update()', tbl);
+    END IF;
+    IF rec.id_column IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares_truncate') THEN
         EXECUTE format('CREATE TRIGGER tenancy_forget_shares_truncate AFTER TRUNCATE ON %s'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION tenancy._forget_shares()', tbl);
     END IF;
+END
+$$;
+
+-- On a table protected with an owner column: taking a row from its owner
+-- needs the tenant-wide "update" (the owner may give it away), and moving a
+-- row into another tenant needs "create" there; without this, a share for
+-- "update" would let its recipient make the row theirs, and an owner could
+-- carry a row into a tenant where they may only read.  Without a context
+-- only roles that bypass row-level security get here: they may.
+CREATE FUNCTION tenancy._guard_resource_update() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+    me uuid := tenancy.current_user_id();
+    old_owner uuid;
+    new_owner uuid;
+    old_tenant uuid;
+    new_tenant uuid;
+BEGIN
+    IF me IS NULL THEN
+        RETURN NEW;
+    END IF;
+    SELECT * INTO rec FROM tenancy.protected_tables WHERE relid = TG_RELID;
+    IF NOT FOUND OR rec.owner_column IS NULL THEN
+        RETURN NEW;
+    END IF;
+    EXECUTE format('SELECT ($1).%I, ($2).%I, ($1).%I, ($2).%I',
+                   rec.owner_column, rec.owner_column, rec.tenant_column, rec.tenant_column)
+        INTO old_owner, new_owner, old_tenant, new_tenant USING OLD, NEW;
+    IF new_owner IS DISTINCT FROM old_owner AND old_owner IS DISTINCT FROM me
+       AND NOT tenancy.has_permission(old_tenant, rec.resource_type || ':update') THEN
+        RAISE EXCEPTION 'permission denied to change the owner of a row of %', TG_RELID::regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Taking a row from its owner needs "%s:update" on its tenant.', rec.resource_type);
+    END IF;
+    IF new_tenant IS DISTINCT FROM old_tenant
+       AND NOT tenancy.has_permission(new_tenant, rec.resource_type || ':create') THEN
+        RAISE EXCEPTION 'permission denied to move a row of % into another tenant', TG_RELID::regclass
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Moving a row into a tenant needs "%s:create" there.', rec.resource_type);
+    END IF;
+    RETURN NEW;
 END
 $$;
 
@@ -339,7 +454,7 @@ BEGIN
                                        rel.relrowsecurity, rel.relforcerowsecurity,
                                        owner_column, id_column);
     IF id_column IS NOT NULL THEN
-        PERFORM tenancy._add_truncate_trigger(part);
+        PERFORM tenancy._add_resource_triggers(part);
     END IF;
 END
 $$;
@@ -359,8 +474,8 @@ DECLARE
     new_id text;
     new_tenant uuid;
 BEGIN
-    SELECT * INTO rec FROM tenancy.protected_tables WHERE relid = TG_RELID;
-    IF NOT FOUND OR rec.id_column IS NULL THEN
+    rec := tenancy._protection_checked(TG_RELID);
+    IF rec.relid IS NULL OR rec.id_column IS NULL THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
@@ -418,7 +533,8 @@ BEGIN
     FOR pol IN
         SELECT tgname FROM pg_trigger
         WHERE tgrelid = tbl AND tgparentid = 0
-          AND tgname IN ('tenancy_forget_shares', 'tenancy_forget_shares_truncate')
+          AND tgname IN ('tenancy_forget_shares', 'tenancy_forget_shares_truncate',
+                         'tenancy_guard_update')
     LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', pol, tbl);
     END LOOP;
@@ -488,7 +604,8 @@ BEGIN
     LOOP
         IF r.root IS NULL THEN
             DELETE FROM tenancy.shares WHERE resource_type = r.resource_type;
-        ELSIF NOT r.root::oid = ANY (dropped) THEN
+        ELSIF NOT r.root::oid = ANY (dropped)
+              AND (tenancy._protection_checked(r.root)).relid IS NOT NULL THEN
             EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
                               AND NOT EXISTS (SELECT 1 FROM %s x
                                               WHERE x.%I::text = s.resource_id AND x.%I = s.tenant_id)',

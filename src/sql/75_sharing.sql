@@ -10,9 +10,12 @@
 -- ---------------------------------------------------------------------------
 
 -- The protected table whose rows are the resources of a type, and the
--- tenant and owner of one of them; NULL tenant when there is no such row.
+-- tenant, owner and id (as the id column's own text, whatever form the
+-- caller wrote it in) of one of them, in the current tenant if one is set;
+-- all NULL when there is no such row, or more than one (ids unique only per
+-- tenant, and no current tenant to choose).
 CREATE FUNCTION tenancy._resource(resource_type text, resource_id text,
-                                  OUT tenant_id uuid, OUT owner_id uuid)
+                                  OUT tenant_id uuid, OUT owner_id uuid, OUT id text)
 RETURNS record
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -20,32 +23,37 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     rec tenancy.protected_tables;
+    rel regclass;
     id_type text;
     n bigint;
 BEGIN
-    SELECT * INTO rec FROM tenancy.protected_tables p
+    SELECT p.relid INTO rel FROM tenancy.protected_tables p
     WHERE p.resource_type = resource_type AND p.root IS NULL AND p.id_column IS NOT NULL;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'resource type "%" has no protected table with an id column', resource_type
             USING ERRCODE = 'undefined_object',
                   HINT = 'Protect the table with tenancy.protect(..., id_column => ''id'').';
     END IF;
-    SELECT format_type(a.atttypid, NULL) INTO id_type
+    -- Built-in types only (see _is_id_type): nothing of the table's owner
+    -- runs here.
+    rec := tenancy._protection_checked(rel);
+    SELECT format_type(a.atttypid, a.atttypmod) INTO id_type
     FROM pg_attribute a WHERE a.attrelid = rec.relid AND a.attname = rec.id_column;
     BEGIN
-        EXECUTE format('SELECT %I, %s, count(*) OVER () FROM %s WHERE %I = CAST($1 AS %s) LIMIT 1',
+        EXECUTE format('SELECT %I, %s, %I::text, count(*) OVER () FROM %s
+                        WHERE %I = CAST($1 AS %s) AND ($2 IS NULL OR %I = $2) LIMIT 1',
                        rec.tenant_column,
                        coalesce(quote_ident(rec.owner_column), 'NULL::uuid'),
-                       rec.relid, rec.id_column, id_type)
-            INTO tenant_id, owner_id, n USING resource_id;
+                       rec.id_column, rec.relid, rec.id_column, id_type, rec.tenant_column)
+            INTO tenant_id, owner_id, id, n USING resource_id, tenancy.current_tenant_id();
     EXCEPTION WHEN data_exception THEN
         -- Not even a valid id: no such resource.
+        n := 0;
+    END;
+    IF n IS DISTINCT FROM 1 THEN
         tenant_id := NULL;
         owner_id := NULL;
-    END;
-    IF n > 1 THEN
-        RAISE EXCEPTION 'resource % of type "%" exists in more than one tenant', resource_id, resource_type
-            USING ERRCODE = 'cardinality_violation';
+        id := NULL;
     END IF;
 END
 $$;
@@ -72,8 +80,8 @@ $$;
 -- share of it).  A missing resource is refused with the same error, so that
 -- share() does not tell which ids exist.
 CREATE FUNCTION tenancy._check_may_share(sharer uuid, resource_type text, resource_id text,
-                                         actions text[], OUT tenant_id uuid)
-RETURNS uuid
+                                         actions text[], OUT tenant_id uuid, OUT id text)
+RETURNS record
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -86,13 +94,14 @@ BEGIN
     FOREACH a IN ARRAY array_prepend('share', actions) LOOP
         IF r.tenant_id IS NULL
            OR NOT tenancy.has_resource_permission(sharer, r.tenant_id, resource_type || ':' || a,
-                                                  resource_id, r.owner_id) THEN
+                                                  r.id, r.owner_id) THEN
             RAISE EXCEPTION 'permission denied to share % "%" for "%"', resource_type, resource_id, a
                 USING ERRCODE = 'insufficient_privilege',
                       DETAIL = 'Sharing needs "share" and every action shared, on the resource itself.';
         END IF;
     END LOOP;
     tenant_id := r.tenant_id;
+    id := r.id;
 END
 $$;
 
@@ -121,6 +130,7 @@ DECLARE
     acts text[];
     a text;
     t tenancy.tenants;
+    target record;
     share_id uuid;
 BEGIN
     PERFORM tenancy._not_null(resource_type, 'resource type');
@@ -144,18 +154,23 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    t := tenancy._tenant(tenancy._check_may_share(sharer, resource_type, resource_id, acts));
+    target := tenancy._check_may_share(sharer, resource_type, resource_id, acts);
+    t := tenancy._tenant(target.tenant_id);
     IF to_user IS NOT NULL THEN
         PERFORM tenancy._require_member(t.org_id, to_user);
     ELSIF NOT EXISTS (SELECT 1 FROM tenancy.teams WHERE id = to_team AND org_id = t.org_id) THEN
         RAISE EXCEPTION 'team "%" is not a team of the resource''s organization', to_team
             USING ERRCODE = 'foreign_key_violation';
+    ELSIF EXISTS (SELECT 1 FROM tenancy.team_members tm WHERE tm.team_id = to_team AND tm.user_id = sharer) THEN
+        RAISE EXCEPTION 'cannot share a resource with a team one belongs to'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Nobody shares with themselves, also not through a team.';
     END IF;
 
     -- A new share replaces the old one.
     INSERT INTO tenancy.shares AS s
         (org_id, tenant_id, resource_type, resource_id, user_id, team_id, actions, shared_by)
-    VALUES (t.org_id, t.id, resource_type, resource_id, to_user, to_team, acts, sharer)
+    VALUES (t.org_id, t.id, resource_type, target.id, to_user, to_team, acts, sharer)
     ON CONFLICT ON CONSTRAINT shares_key DO UPDATE
         SET actions = EXCLUDED.actions, shared_by = EXCLUDED.shared_by,
             created_at = pg_catalog.now()
@@ -175,15 +190,15 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     sharer uuid := tenancy._acting_user();
-    tenant uuid;
+    target record;
 BEGIN
     PERFORM tenancy._not_null(resource_type, 'resource type');
     PERFORM tenancy._not_null(resource_id, 'resource id');
     PERFORM tenancy._check_recipient(to_user, to_team);
-    tenant := tenancy._check_may_share(sharer, resource_type, resource_id, '{}');
+    target := tenancy._check_may_share(sharer, resource_type, resource_id, '{}');
     DELETE FROM tenancy.shares s
-    WHERE s.resource_type = resource_type AND s.tenant_id = tenant
-      AND s.resource_id = resource_id
+    WHERE s.resource_type = resource_type AND s.tenant_id = target.tenant_id
+      AND s.resource_id = target.id
       AND s.user_id IS NOT DISTINCT FROM to_user AND s.team_id IS NOT DISTINCT FROM to_team;
     RETURN FOUND;
 END

@@ -138,10 +138,13 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
 
-    -- A member keeps the organization role they have: accepting never demotes.
-    INSERT INTO tenancy.memberships (org_id, user_id, role_id)
+    -- A member keeps the organization role they have: accepting never
+    -- demotes.  An expired membership is renewed, with the invited role.
+    INSERT INTO tenancy.memberships AS m (org_id, user_id, role_id)
     VALUES (inv.org_id, u.id, inv.role_id)
-    ON CONFLICT ON CONSTRAINT memberships_pkey DO NOTHING;
+    ON CONFLICT ON CONSTRAINT memberships_pkey DO UPDATE
+        SET expires_at = NULL, role_id = EXCLUDED.role_id
+        WHERE m.expires_at <= statement_timestamp();
     INSERT INTO tenancy.role_assignments (org_id, role_id, tenant_id, user_id)
     SELECT inv.org_id, itr.role_id, itr.tenant_id, u.id
     FROM tenancy.invitation_tenant_roles itr WHERE itr.invitation_id = inv.id

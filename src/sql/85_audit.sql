@@ -56,6 +56,13 @@ DECLARE
     ctx_user uuid;
     r jsonb;
 BEGIN
+    -- Only pg_tenancy's own tables write the log (EXECUTE is not granted,
+    -- so nobody else can attach this trigger; this is a second lock).
+    -- (Nobody but the extension's owner can create a table in the schema.)
+    IF TG_TABLE_SCHEMA <> 'tenancy' THEN
+        RAISE EXCEPTION 'tenancy._audit() records changes to pg_tenancy''s own tables only'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF TG_OP = 'TRUNCATE' THEN
         orgs := ARRAY[NULL::uuid];
     ELSE

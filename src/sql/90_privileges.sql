@@ -23,12 +23,17 @@ BEGIN
                                 'role_tenants', 'shared_ids', 'is_shared', 'resource_allows',
                                 'has_resource_permission', 'share', 'unshare',
                                 'accept_invitation',
-                                '_add_truncate_trigger', '_audit_orgs',
+                                '_add_resource_triggers', '_audit_orgs', '_is_id_type',
+                                -- Triggers of protected tables: a new partition
+                                -- clones them as its creator, who needs EXECUTE;
+                                -- attached elsewhere they act on nothing.
+                                '_forget_shares', '_guard_resource_update',
                                 'protect', 'unprotect', '_record_protection',
                                 '_forget_protection', '_apply_protection',
                                 '_protect_partition', '_has_protection_policies',
                                 '_not_null', 'cache_stats', 'cache_reset')
-          AND p.prorettype <> 'trigger'::regtype
+          -- Trigger functions too (but those above): nobody attaches the
+          -- audit log's or the cache's to a table of their own.
     LOOP
         EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
     END LOOP;
