@@ -459,6 +459,27 @@ BEGIN
 END
 $$;
 
+-- Deletes the shares of a resource type whose rows are no longer in the
+-- protected table root (after a TRUNCATE, or a partition dropped).  Only
+-- for a table whose columns have safe types (see _protection_checked).
+CREATE FUNCTION tenancy._forget_missing_shares(root regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(root);
+BEGIN
+    IF rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
+                      AND NOT EXISTS (SELECT 1 FROM %s r
+                                      WHERE r.%I::text = s.resource_id AND r.%I = s.tenant_id)',
+                   rec.relid, rec.id_column, rec.tenant_column)
+    USING rec.resource_type;
+END
+$$;
+
 -- The rows a share names are gone (DELETE, TRUNCATE) or are no longer the
 -- same resource (a new id or tenant): their shares go too.  It acts only for
 -- a table recorded as protected, with that table's own resource type, so a
@@ -479,11 +500,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
-        EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
-                          AND NOT EXISTS (SELECT 1 FROM %s r
-                                          WHERE r.%I::text = s.resource_id AND r.%I = s.tenant_id)',
-                       coalesce(rec.root, rec.relid), rec.id_column, rec.tenant_column)
-        USING rec.resource_type;
+        PERFORM tenancy._forget_missing_shares(coalesce(rec.root, rec.relid));
         RETURN NULL;
     END IF;
     EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
@@ -604,13 +621,8 @@ BEGIN
     LOOP
         IF r.root IS NULL THEN
             DELETE FROM tenancy.shares WHERE resource_type = r.resource_type;
-        ELSIF NOT r.root::oid = ANY (dropped)
-              AND (tenancy._protection_checked(r.root)).relid IS NOT NULL THEN
-            EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
-                              AND NOT EXISTS (SELECT 1 FROM %s x
-                                              WHERE x.%I::text = s.resource_id AND x.%I = s.tenant_id)',
-                           r.root, r.id_column, r.tenant_column)
-            USING r.resource_type;
+        ELSIF NOT r.root::oid = ANY (dropped) THEN
+            PERFORM tenancy._forget_missing_shares(r.root);
         END IF;
     END LOOP;
     DELETE FROM tenancy.protected_tables WHERE relid::oid = ANY (dropped);
