@@ -77,6 +77,15 @@ SELECT max(id) AS mark2 FROM tenancy.audit_log \gset
 SELECT tenancy.deactivate_user(:'mia');
 SELECT * FROM log_since(:mark);
 
+-- A user's deletion is seen by every organization they were in.
+SELECT tenancy.create_user('temp@acme.test') AS temp \gset
+SELECT tenancy.add_member(:'acme', :'temp');
+SELECT tenancy.add_member(:'globex', :'temp');
+SELECT max(id) AS mark FROM tenancy.audit_log \gset
+SELECT tenancy.delete_user(:'temp');
+SELECT (SELECT name FROM names WHERE id = org_id) AS org, table_name, operation
+FROM tenancy.audit_log WHERE id > :mark AND table_name = 'users' ORDER BY 1;
+
 -- A rolled-back change leaves no entry.
 SELECT max(id) AS mark FROM tenancy.audit_log \gset
 BEGIN;

@@ -92,6 +92,9 @@ BEGIN
         (org_id, db_role, session_role, context_user, table_name, operation, old_row, new_row)
     SELECT o, tenancy._outer_role(), session_user, ctx_user, TG_TABLE_NAME, TG_OP, old_row, new_row
     FROM unnest(orgs) o;
+    IF TG_WHEN = 'BEFORE' THEN
+        RETURN OLD;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -120,13 +123,19 @@ BEGIN
                              'team_members', 'roles', 'role_assignments', 'shares',
                              'invitations', 'invitation_tenant_roles', 'invitation_teams']
     LOOP
+        -- A user's deletion is recorded before it happens, while their
+        -- memberships (which it cascades to) still say which organizations
+        -- should see it; if the deletion fails, the entry goes with it.
         EXECUTE pg_catalog.format(
-            'CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON tenancy.%I
-               FOR EACH ROW EXECUTE FUNCTION tenancy._audit()', t);
+            'CREATE TRIGGER audit AFTER INSERT OR UPDATE %s ON tenancy.%I
+               FOR EACH ROW EXECUTE FUNCTION tenancy._audit()',
+            CASE WHEN t = 'users' THEN '' ELSE 'OR DELETE' END, t);
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER audit_truncate AFTER TRUNCATE ON tenancy.%I
                FOR EACH STATEMENT EXECUTE FUNCTION tenancy._audit()', t);
     END LOOP;
+    CREATE TRIGGER audit_delete BEFORE DELETE ON tenancy.users
+        FOR EACH ROW EXECUTE FUNCTION tenancy._audit();
 END
 $$;
 
