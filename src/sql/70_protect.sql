@@ -375,15 +375,23 @@ BEGIN
         RAISE EXCEPTION 'table % is not protected', tbl
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    -- The update triggers fire only for the rows whose columns that matter
+    -- change: an ordinary UPDATE pays nothing for them.
     IF rec.root IS NULL AND rec.id_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
-        EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER UPDATE OR DELETE ON %s'
+        EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER DELETE ON %s'
                        ' FOR EACH ROW EXECUTE FUNCTION tenancy._forget_shares()', tbl);
+        EXECUTE format('CREATE TRIGGER tenancy_forget_shares_update AFTER UPDATE ON %s FOR EACH ROW'
+                       ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
+                       ' EXECUTE FUNCTION tenancy._forget_shares()',
+                       tbl, rec.id_column, rec.tenant_column);
     END IF;
     IF rec.root IS NULL AND rec.owner_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_guard_update') THEN
-        EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s'
-                       ' FOR EACH ROW EXECUTE FUNCTION tenancy._guard_resource_update()', tbl);
+        EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s FOR EACH ROW'
+                       ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
+                       ' EXECUTE FUNCTION tenancy._guard_resource_update()',
+                       tbl, rec.owner_column, rec.tenant_column);
     END IF;
     IF rec.id_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares_truncate') THEN
@@ -481,7 +489,8 @@ END
 $$;
 
 -- The rows a share names are gone (DELETE, TRUNCATE) or are no longer the
--- same resource (a new id or tenant): their shares go too.  It acts only for
+-- same resource (a new id or tenant: the UPDATE trigger's WHEN clause): their
+-- shares go too.  It acts only for
 -- a table recorded as protected, with that table's own resource type, so a
 -- trigger on some other table cannot reach another type's shares.
 CREATE FUNCTION tenancy._forget_shares() RETURNS trigger
@@ -492,8 +501,6 @@ DECLARE
     rec tenancy.protected_tables;
     old_id text;
     old_tenant uuid;
-    new_id text;
-    new_tenant uuid;
 BEGIN
     rec := tenancy._protection_checked(TG_RELID);
     IF rec.relid IS NULL OR rec.id_column IS NULL THEN
@@ -505,13 +512,6 @@ BEGIN
     END IF;
     EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
         INTO old_id, old_tenant USING OLD;
-    IF TG_OP = 'UPDATE' THEN
-        EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
-            INTO new_id, new_tenant USING NEW;
-        IF new_id = old_id AND new_tenant = old_tenant THEN
-            RETURN NULL;
-        END IF;
-    END IF;
     DELETE FROM tenancy.shares
     WHERE resource_type = rec.resource_type AND resource_id = old_id AND tenant_id = old_tenant;
     RETURN NULL;
@@ -550,8 +550,8 @@ BEGIN
     FOR pol IN
         SELECT tgname FROM pg_trigger
         WHERE tgrelid = tbl AND tgparentid = 0
-          AND tgname IN ('tenancy_forget_shares', 'tenancy_forget_shares_truncate',
-                         'tenancy_guard_update')
+          AND tgname IN ('tenancy_forget_shares', 'tenancy_forget_shares_update',
+                         'tenancy_forget_shares_truncate', 'tenancy_guard_update')
     LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', pol, tbl);
     END LOOP;
