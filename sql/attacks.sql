@@ -36,19 +36,7 @@ SELECT :'alice' || '/' || :'ta' AS ctx_alice_ta, :'alice' AS ctx_alice,
 
 -- Helpers, owned by the superuser: run a statement and say what happened
 -- ("ok, N rows" or "SQLSTATE: message").
-CREATE SCHEMA atk;
-GRANT USAGE ON SCHEMA atk TO PUBLIC;
-CREATE FUNCTION atk.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    n bigint;
-BEGIN
-    EXECUTE stmt;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN 'ok, ' || n || ' row(s)';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i test/regress/attack_helpers.psql
 
 -- Roles and the protected table.
 CREATE ROLE app_owner;

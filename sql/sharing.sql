@@ -33,19 +33,7 @@ SELECT tenancy.assign_role('editor', tenant => :'ta', user_id => :'carol') IS NO
 SELECT tenancy.assign_role('viewer', tenant => :'ta', user_id => :'vic') IS NOT NULL AS vic_views_prod;
 
 SELECT :'carol' || '/' || :'ta' AS ctx_carol_ta, :'dan' || '/' || :'ta' AS ctx_dan_ta \gset
-CREATE SCHEMA atk;
-GRANT USAGE ON SCHEMA atk TO PUBLIC;
-CREATE FUNCTION atk.try(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    n bigint;
-BEGIN
-    EXECUTE stmt;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN 'ok, ' || n || ' row(s)';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i test/regress/attack_helpers.psql
 -- What a context sees of app.docs, and the outcome of a statement in it,
 -- each in a transaction of its own (rolled back).
 CREATE FUNCTION atk.sees(ctx text) RETURNS text LANGUAGE plpgsql AS $$
