@@ -11,19 +11,19 @@
 #     larger than it;
 #  4. pgbench, 8 clients: set context + protected select + protected insert
 #     against the same script with hand-written filters on unprotected
-#     tables; and the protected script while another session grants and
-#     revokes in another organization ten times a second, against the quiet
-#     run.
+#     tables, both in one run; and the protected script while another
+#     session grants and revokes in another organization ten times a second,
+#     against the quiet windows of the same run.
 # Prints a table and "BENCH <name> <figure>=<x>" lines.
 #
 # Environment: SCALE=small to skip the large data set (quick look),
-# PGBENCH_SECONDS (measured, default 15), WARMUP_SECONDS (default 20),
+# PGBENCH_SECONDS (measured, default 40), WARMUP_SECONDS (default 60),
 # ROUNDS (default 3), KEEP=1.
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 
-PGB_SECS=${PGBENCH_SECONDS:-15}
-WARMUP=${WARMUP_SECONDS:-20}
+PGB_SECS=${PGBENCH_SECONDS:-40}
+WARMUP=${WARMUP_SECONDS:-60}
 ROUNDS=${ROUNDS:-3}
 
 ensure_packages
@@ -182,48 +182,82 @@ INSERT INTO events_plain (tenant_id, payload) VALUES (:t, 'bench');
 COMMIT;
 SCRIPT
 
-# Each pgbench run opens new connections, whose caches start empty, as they
-# would after a restart.  Applications keep pooled connections for hours, so
-# the rate is taken from the progress reports after a warm-up, the same way
-# for every script.
-tps() { # SCRIPT
-    local out
-    out=$("$PG_BIN/pgbench" -n -M prepared -c 8 -j 2 -T $((PGB_SECS + WARMUP)) -P 5 \
-        -U bench_app -f "$1" "$DB" 2>&1) || { echo "$out" >&2; die "pgbench failed"; }
-    echo "$out" | awk -v warm="$WARMUP" '
-        /^progress: / { t = $2 + 0; if (t > warm) { sum += $4; n++ } }
-        END { if (n) printf "%.1f\n", sum / n }'
-}
-
-# Grants and revokes in the last organization, ten of each a second.
-churn() {
-    local org user tenant
+# Both scripts run in one pgbench run, on the same 8 connections, each
+# transaction picking one at random: they see the same machine at the same
+# moments, which separate runs on a shared machine never do (a run later in
+# the bench meets bigger tables, a checkpoint, another tenant of the host).
+# Every transaction is logged (-l) with its script, end time and latency.
+# The connections are new, with empty caches, as after a restart;
+# applications keep pooled connections for hours, so the first WARMUP seconds
+# are left out.  In a closed loop a client starts its next transaction when
+# the last ends, so the TPS ratio of two scripts is the inverse ratio of their
+# mean latencies.
+#
+# After the warm-up, a churn session grants and revokes in the last
+# organization, ten of each a second, in every other window of CHURN_WINDOW
+# seconds: the protected script's latency in those windows against the quiet
+# ones gives the churn ratio (0.5 s around each switch is left out).
+CHURN_WINDOW=5
+mixed_run() { # LOGDIR
+    local org user tenant start end
     org=$(psql_db "$DB" -At -c "SELECT id FROM tenancy.organizations ORDER BY slug DESC LIMIT 1")
     user=$(psql_db "$DB" -At -c "SELECT user_id FROM tenancy.memberships WHERE org_id = '$org' ORDER BY user_id DESC LIMIT 1")
     tenant=$(psql_db "$DB" -At -c "SELECT id FROM tenancy.tenants WHERE org_id = '$org' LIMIT 1")
-    for _ in $(seq $(((PGB_SECS + WARMUP) * 10 + 20))); do
-        echo "SELECT tenancy.assign_role('viewer', tenant => '$tenant', user_id => '$user');"
-        echo "SELECT pg_sleep(0.05);"
-        echo "SELECT tenancy.revoke_role('viewer', tenant => '$tenant', user_id => '$user');"
-        echo "SELECT pg_sleep(0.05);"
-    done | psql_db "$DB" -o /dev/null
+    mkdir -p "$1"; rm -f "$1"/pgbench_log.* "$1/windows"
+    (cd "$1" && "$PG_BIN/pgbench" -n -M prepared -c 8 -j 2 -T $((PGB_SECS + WARMUP)) -l \
+        -U bench_app -f "$WORK/protected.sql@1" -f "$WORK/plain.sql@1" "$DB" >"$1/out" 2>&1) &
+    local bench=$!
+    sleep "$WARMUP"
+    end=$(($(date +%s) + PGB_SECS))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        sleep "$CHURN_WINDOW"
+        start=$(date +%s.%N)
+        for _ in $(seq $((CHURN_WINDOW * 10))); do
+            echo "SELECT tenancy.assign_role('viewer', tenant => '$tenant', user_id => '$user');"
+            echo "SELECT pg_sleep(0.05);"
+            echo "SELECT tenancy.revoke_role('viewer', tenant => '$tenant', user_id => '$user');"
+            echo "SELECT pg_sleep(0.05);"
+        done | psql_db "$DB" -o /dev/null
+        echo "$start $(date +%s.%N)" >>"$1/windows"
+    done
+    wait $bench || { cat "$1/out" >&2; die "pgbench failed"; }
 }
 
-: >"$WORK/tps.p"; : >"$WORK/tps.i"; : >"$WORK/tps.c"
-for _ in $(seq "$ROUNDS"); do
-    tps "$WORK/protected.sql" >>"$WORK/tps.p"
-    tps "$WORK/plain.sql" >>"$WORK/tps.i"
-    churn & CHURN=$!
-    sleep 1
-    tps "$WORK/protected.sql" >>"$WORK/tps.c"
-    kill $CHURN 2>/dev/null; wait $CHURN 2>/dev/null || true
+# LOGDIR -> mean latencies (ms) after the warm-up, in quiet and in churn
+# windows: "protected_quiet plain_quiet protected_churn plain_churn"
+mixed_figures() {
+    cat "$1"/pgbench_log.* | awk -v warm="$WARMUP" -v wfile="$1/windows" '
+        BEGIN { while ((getline line < wfile) > 0) { split(line, w, " "); ws[++nw] = w[1]; we[nw] = w[2] } }
+        { t = $5 + $6 / 1e6; lat[NR] = $3; scr[NR] = $4; at[NR] = t; if (NR == 1 || t < t0) t0 = t }
+        END {
+            for (i = 1; i <= NR; i++) {
+                if (at[i] < t0 + warm || at[i] > we[nw] + 0.5) continue
+                where = "q"
+                for (k = 1; k <= nw; k++) {
+                    if ((at[i] > ws[k] - 0.5 && at[i] < ws[k] + 0.5) ||
+                        (at[i] > we[k] - 0.5 && at[i] < we[k] + 0.5)) { where = ""; break }
+                    if (at[i] >= ws[k] && at[i] <= we[k]) where = "c"
+                }
+                if (where != "") { sum[where, scr[i]] += lat[i]; n[where, scr[i]]++ }
+            }
+            printf "%.4f %.4f %.4f %.4f\n", sum["q", 0] / n["q", 0] / 1000, sum["q", 1] / n["q", 1] / 1000,
+                sum["c", 0] / n["c", 0] / 1000, sum["c", 1] / n["c", 1] / 1000
+        }'
+}
+
+: >"$WORK/mix"
+for r in $(seq "$ROUNDS"); do
+    mixed_run "$WORK/round$r"
+    mixed_figures "$WORK/round$r" | tee -a "$WORK/mix" |
+        sed "s/^/    round $r, mean latency (ms), quiet: protected, hand-written; churn: protected, hand-written: /"
 done
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-TP=$(median <"$WORK/tps.p"); TI=$(median <"$WORK/tps.i"); TC=$(median <"$WORK/tps.c")
+col() { cut -d' ' -f"$1" "$WORK/mix" | median; }
 echo
-printf '%-28s %10s\n' "pgbench (8 clients)" "tps"
-printf '%-28s %10.0f\n' "hand-written, unprotected" "$TI" "protected" "$TP" "protected, with churn" "$TC"
-LINES+=("BENCH pgbench_protected tps_ratio_vs_handwritten=$(ratio "$TP" "$TI")")
-LINES+=("BENCH pgbench_churn tps_ratio_vs_quiet=$(ratio "$TC" "$TP")")
+printf '%-46s %12s %12s\n' "pgbench, 8 clients, both scripts interleaved" "quiet (ms)" "churn (ms)"
+printf '%-46s %12.3f %12.3f\n' "hand-written, unprotected" "$(col 2)" "$(col 4)" \
+    "protected" "$(col 1)" "$(col 3)"
+LINES+=("BENCH pgbench_protected tps_ratio_vs_handwritten=$(awk '{ print $2 / $1 }' "$WORK/mix" | median | xargs printf '%.2f')")
+LINES+=("BENCH pgbench_churn tps_ratio_vs_quiet=$(awk '{ print $1 / $3 }' "$WORK/mix" | median | xargs printf '%.2f')")
 echo
 printf '%s\n' "${LINES[@]}"

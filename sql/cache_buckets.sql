@@ -54,7 +54,7 @@ SELECT tenancy.deactivate_user(:'bob');
 SELECT * FROM check_both();
 SELECT tenancy.reactivate_user(:'bob');
 SELECT * FROM check_both();
--- A registry change empties everything.
+-- A registry change empties everything (the role bob holds is read again too).
 SELECT tenancy.register_action('approve');
 SELECT * FROM check_both();
 

@@ -91,6 +91,7 @@ typedef struct ListKey
 
 #define LIST_TENANTS	't'
 #define LIST_SHARES		's'
+#define LIST_ROLE		'r'		/* "user" is a role; the data its permission set */
 
 typedef struct RegistryKey
 {
@@ -543,6 +544,22 @@ tenancy_cache_put_shares(const pg_uuid_t *user, const PermEntry *perm,
 						 uint64 buckets)
 {
 	list_put(LIST_SHARES, user, perm, data, len, valid_until, snapshot,
+			 buckets);
+}
+
+PermSet *
+tenancy_cache_get_role(const pg_uuid_t *role)
+{
+	Size		len;
+
+	return (PermSet *) list_get(LIST_ROLE, role, NULL, &len);
+}
+
+void
+tenancy_cache_put_role(const pg_uuid_t *role, const PermSet *ps,
+					   Snapshot snapshot, uint64 buckets)
+{
+	list_put(LIST_ROLE, role, NULL, ps, VARSIZE(ps), DT_NOEND, snapshot,
 			 buckets);
 }
 

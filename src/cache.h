@@ -62,6 +62,14 @@ extern void tenancy_cache_put_shares(const pg_uuid_t *user,
 									 Snapshot snapshot, uint64 buckets);
 
 /*
+ * A role's permission set (a handful of roles serve every user, and every
+ * resolution reads the sets of the roles it finds); NULL on a miss.
+ */
+extern PermSet *tenancy_cache_get_role(const pg_uuid_t *role);
+extern void tenancy_cache_put_role(const pg_uuid_t *role, const PermSet *ps,
+								   Snapshot snapshot, uint64 buckets);
+
+/*
  * For memos kept outside the cache: the epoch changes whenever the cache is
  * emptied (after accepting pending invalidations), and a value computed under
  * a snapshot may be kept only if tenancy_cache_may_keep() says so.

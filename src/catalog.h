@@ -37,6 +37,7 @@
 #define Anum_role_assignments_expires_at 7
 /* tenancy.roles */
 #define Anum_roles_id					1
+#define Anum_roles_org_id				2
 #define Anum_roles_permissions			5
 /* tenancy.shares */
 #define Anum_shares_org_id				2

@@ -276,21 +276,50 @@ visit_team_org_assignment(HeapTuple tuple, TupleDesc desc, void *arg)
 	return true;
 }
 
+typedef struct RoleRead
+{
+	PermSet    *permset;
+	uint64		buckets;
+} RoleRead;
+
 static bool
 visit_role(HeapTuple tuple, TupleDesc desc, void *arg)
 {
-	ResolveState *st = arg;
+	RoleRead   *rr = arg;
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, Anum_roles_permissions, desc, &isnull);
+	Datum		d = heap_getattr(tuple, Anum_roles_org_id, desc, &isnull);
 
+	/*
+	 * A custom role goes with its organization's bucket.  A built-in role
+	 * names no organization, and a change to one resets the whole cache:
+	 * its entry needs no bucket, and outlives changes in any organization.
+	 */
+	rr->buckets = isnull ? 0 : tenancy_cache_bucket(DatumGetUUIDP(d));
+	d = heap_getattr(tuple, Anum_roles_permissions, desc, &isnull);
 	if (!isnull)
-	{
-		/* The builder keeps pointers into the set: take a private copy. */
-		PermSet    *ps = (PermSet *) PG_DETOAST_DATUM_COPY(d);
-
-		permset_builder_add_set(&st->builder, ps);
-	}
+		rr->permset = (PermSet *) PG_DETOAST_DATUM_COPY(d);
 	return false;
+}
+
+/*
+ * A role's permission set, from the cache or the roles table, in the current
+ * memory context; NULL if the role is gone.
+ */
+static PermSet *
+role_permset(ResolveState *st, const pg_uuid_t *role)
+{
+	ScanKeyData key;
+	RoleRead	rr = {NULL, 0};
+
+	rr.permset = tenancy_cache_get_role(role);
+	if (rr.permset != NULL)
+		return rr.permset;
+	uuid_key(&key, Anum_roles_id, role);
+	scan_index(st, st->cat->roles, st->cat->roles_pkey, &key, 1,
+			   visit_role, &rr);
+	if (rr.permset != NULL)
+		tenancy_cache_put_role(role, rr.permset, st->snapshot, rr.buckets);
+	return rr.permset;
 }
 
 static bool
@@ -364,20 +393,23 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	if (!st->found)
 		return permset_empty();
 
-	/* An active user ... */
-	st->found = false;
-	uuid_key(&keys[0], Anum_users_id, user);
-	scan_index(st, st->cat->users, st->cat->users_pkey,
-			   keys, 1, visit_user, st);
-	if (!st->found)
-		return permset_empty();
-
-	/* ... who is still a member of that organization. */
+	/*
+	 * A member of that organization (asked first: most questions about
+	 * someone else's tenant end here) ...
+	 */
 	st->found = false;
 	uuid_key(&keys[0], Anum_memberships_org_id, &st->org);
 	uuid_key(&keys[1], Anum_memberships_user_id, user);
 	scan_index(st, st->cat->memberships, st->cat->memberships_pkey,
 			   keys, 2, visit_membership, st);
+	if (!st->found)
+		return permset_empty();
+
+	/* ... who is active. */
+	st->found = false;
+	uuid_key(&keys[0], Anum_users_id, user);
+	scan_index(st, st->cat->users, st->cat->users_pkey,
+			   keys, 1, visit_user, st);
 	if (!st->found)
 		return permset_empty();
 	if (st->org_admin)
@@ -421,9 +453,11 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 	/* The union of those roles' permission sets. */
 	foreach(lc, st->roles)
 	{
-		uuid_key(&keys[0], Anum_roles_id, lfirst(lc));
-		scan_index(st, st->cat->roles, st->cat->roles_pkey,
-				   keys, 1, visit_role, st);
+		PermSet    *ps = role_permset(st, lfirst(lc));
+
+		/* The builder keeps pointers into the set, a private copy. */
+		if (ps != NULL)
+			permset_builder_add_set(&st->builder, ps);
 	}
 	return permset_builder_finish(&st->builder);
 }
@@ -579,7 +613,6 @@ role_allows(LookupState *ls, const pg_uuid_t *role)
 {
 	ListCell   *lc;
 	RoleVerdict *v;
-	ScanKeyData key;
 	PermSet    *ps;
 
 	foreach(lc, ls->verdicts)
@@ -589,16 +622,11 @@ role_allows(LookupState *ls, const pg_uuid_t *role)
 			return v->allows;
 	}
 
-	permset_builder_init(&ls->base.builder);
-	uuid_key(&key, Anum_roles_id, role);
-	scan_index(&ls->base, ls->base.cat->roles, ls->base.cat->roles_pkey,
-			   &key, 1, visit_role, &ls->base);
-	ps = permset_builder_finish(&ls->base.builder);
-
+	ps = role_permset(&ls->base, role);
 	v = palloc(sizeof(RoleVerdict));
 	v->role = *role;
-	v->allows = ls->perm == NULL ? !permset_is_empty(ps) :
-		permset_allows(ps, ls->perm);
+	v->allows = ps != NULL && (ls->perm == NULL ? !permset_is_empty(ps) :
+							   permset_allows(ps, ls->perm));
 	ls->verdicts = lappend(ls->verdicts, v);
 	return v->allows;
 }
