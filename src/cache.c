@@ -92,6 +92,7 @@ typedef struct ListKey
 #define LIST_TENANTS	't'
 #define LIST_SHARES		's'
 #define LIST_ROLE		'r'		/* "user" is a role; the data its permission set */
+#define LIST_ADMIN_TEAMS 'a'	/* "user" is an organization; the data its admin teams */
 
 typedef struct RegistryKey
 {
@@ -560,6 +561,21 @@ tenancy_cache_put_role(const pg_uuid_t *role, const PermSet *ps,
 					   Snapshot snapshot, uint64 buckets)
 {
 	list_put(LIST_ROLE, role, NULL, ps, VARSIZE(ps), DT_NOEND, snapshot,
+			 buckets);
+}
+
+void *
+tenancy_cache_get_admin_teams(const pg_uuid_t *org, Size *len)
+{
+	return list_get(LIST_ADMIN_TEAMS, org, NULL, len);
+}
+
+void
+tenancy_cache_put_admin_teams(const pg_uuid_t *org, const void *data,
+							  Size len, TimestampTz valid_until,
+							  Snapshot snapshot, uint64 buckets)
+{
+	list_put(LIST_ADMIN_TEAMS, org, NULL, data, len, valid_until, snapshot,
 			 buckets);
 }
 

@@ -69,6 +69,13 @@ extern PermSet *tenancy_cache_get_role(const pg_uuid_t *role);
 extern void tenancy_cache_put_role(const pg_uuid_t *role, const PermSet *ps,
 								   Snapshot snapshot, uint64 buckets);
 
+/* The teams holding organization admin in an organization (resolve.c's). */
+extern void *tenancy_cache_get_admin_teams(const pg_uuid_t *org, Size *len);
+extern void tenancy_cache_put_admin_teams(const pg_uuid_t *org,
+										  const void *data, Size len,
+										  TimestampTz valid_until,
+										  Snapshot snapshot, uint64 buckets);
+
 /*
  * For memos kept outside the cache: the epoch changes whenever the cache is
  * emptied (after accepting pending invalidations), and a value computed under

@@ -95,6 +95,7 @@ tenancy_catalog(void)
 	c.role_assignments = lookup_rel(nsp, "role_assignments");
 	c.role_assignments_user_idx = lookup_rel(nsp, "role_assignments_user_idx");
 	c.role_assignments_team_idx = lookup_rel(nsp, "role_assignments_team_idx");
+	c.role_assignments_org_scope_idx = lookup_rel(nsp, "role_assignments_org_scope_idx");
 	c.roles = lookup_rel(nsp, "roles");
 	c.roles_pkey = lookup_rel(nsp, "roles_pkey");
 	c.shares = lookup_rel(nsp, "shares");

@@ -72,6 +72,7 @@ typedef struct TenancyCatalog
 	Oid			role_assignments;
 	Oid			role_assignments_user_idx;
 	Oid			role_assignments_team_idx;
+	Oid			role_assignments_org_scope_idx;
 	Oid			roles;
 	Oid			roles_pkey;
 	Oid			shares;

@@ -15,19 +15,29 @@
  *
  * Expiry is judged against the statement's start time, the same instant for
  * every row of a statement and the same one statement_timestamp() gives SQL.
- * No SPI is used: every read is an index scan with the active snapshot.
+ * No SPI is used: every read is an index scan with the active snapshot,
+ * index-only where the heap page is all-visible: the indexes a check reads
+ * carry the columns it needs (see 20_schema.sql).
  */
 #include "postgres.h"
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/itup.h"
+#include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/visibilitymap.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -42,8 +52,20 @@
 #include "permset.h"
 #include "resolve.h"
 
-/* Called for each tuple an index scan returns; false stops the scan. */
-typedef bool (*TupleVisitor) (HeapTuple tuple, TupleDesc desc, void *arg);
+/*
+ * A row an index scan returns.  Its columns come from the index tuple when
+ * the index carries them and the heap page is all-visible (an index-only
+ * read, as PostgreSQL's own index-only scans do), from the heap otherwise.
+ */
+typedef struct ScanRow
+{
+	IndexScanDesc scan;
+	TupleTableSlot *slot;		/* the heap tuple, once fetched */
+	bool		in_heap;		/* slot holds this row */
+} ScanRow;
+
+/* Called for each row an index scan returns; false stops the scan. */
+typedef bool (*RowVisitor) (ScanRow *row, void *arg);
 
 /* Tables and indexes one resolution may read: a few of each. */
 #define MAX_OPEN_RELS	16
@@ -98,19 +120,33 @@ uuid_key(ScanKey key, AttrNumber attno, const pg_uuid_t *value)
 				UUIDPGetDatum(value));
 }
 
-static inline void
-null_key(ScanKey key, AttrNumber attno)
+/* Column attno (of the table) of the row. */
+static Datum
+row_getattr(ScanRow *row, AttrNumber attno, bool *isnull)
 {
-	ScanKeyEntryInitialize(key, SK_ISNULL | SK_SEARCHNULL, attno,
-						   InvalidStrategy, InvalidOid, InvalidOid,
-						   InvalidOid, (Datum) 0);
+	if (!row->in_heap)
+	{
+		Form_pg_index index = row->scan->indexRelation->rd_index;
+		int			i;
+
+		for (i = 0; i < index->indnatts; i++)
+			if (index->indkey.values[i] == attno)
+				return index_getattr(row->scan->xs_itup, i + 1,
+									 row->scan->xs_itupdesc, isnull);
+		/* Not in the index: read the (all-visible) heap tuple. */
+		if (!index_fetch_heap(row->scan, row->slot))
+			elog(ERROR, "pg_tenancy: all-visible tuple not found in \"%s\"",
+				 RelationGetRelationName(row->scan->heapRelation));
+		row->in_heap = true;
+	}
+	return slot_getattr(row->slot, attno, isnull);
 }
 
 static pg_uuid_t *
-copy_uuid_attr(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
+copy_uuid_attr(ScanRow *row, AttrNumber attno)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, attno, desc, &isnull);
+	Datum		d = row_getattr(row, attno, &isnull);
 	pg_uuid_t  *copy;
 
 	Assert(!isnull);
@@ -124,10 +160,10 @@ copy_uuid_attr(HeapTuple tuple, TupleDesc desc, AttrNumber attno)
  * grant that will expire makes the answer being built valid only until then.
  */
 static inline bool
-expired(HeapTuple tuple, TupleDesc desc, AttrNumber attno, ResolveState *st)
+expired(ScanRow *row, AttrNumber attno, ResolveState *st)
 {
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, attno, desc, &isnull);
+	Datum		d = row_getattr(row, attno, &isnull);
 	TimestampTz at;
 
 	if (isnull)
@@ -168,41 +204,86 @@ resolve_end(ResolveState *st)
 {
 	int			i;
 
+	/*
+	 * The locks are kept until the end of the transaction, as a query's
+	 * are: the next resolution finds them already held.
+	 */
 	for (i = st->nopen - 1; i >= 0; i--)
 	{
 		if (st->open_rels[i]->rd_rel->relkind == RELKIND_INDEX)
-			index_close(st->open_rels[i], AccessShareLock);
+			index_close(st->open_rels[i], NoLock);
 		else
-			table_close(st->open_rels[i], AccessShareLock);
+			table_close(st->open_rels[i], NoLock);
 	}
 	st->nopen = 0;
 }
 
+/*
+ * Reads the rows matching keys (on table columns) through the index, in
+ * index order.  A row on an all-visible heap page is read from the index
+ * tuple alone; the others are fetched from the heap and checked against the
+ * snapshot, as systable scans do.
+ */
 static void
 scan_index(ResolveState *st, Oid relid, Oid indexid,
-		   ScanKey keys, int nkeys, TupleVisitor visit, void *arg)
+		   ScanKey keys, int nkeys, RowVisitor visit, void *arg)
 {
 	Relation	rel = open_rel(st, relid, false);
 	Relation	index = open_rel(st, indexid, true);
-	SysScanDesc scan;
-	HeapTuple	tuple;
+	Form_pg_index form = index->rd_index;
+	ScanKeyData ikeys[INDEX_MAX_KEYS];
+	Buffer		vmbuffer = InvalidBuffer;
+	ScanRow		row;
+	ItemPointer tid;
+	int			i;
+	int			j;
 
-	scan = systable_beginscan_ordered(rel, index, st->snapshot, nkeys, keys);
-	while (HeapTupleIsValid(tuple = systable_getnext_ordered(scan, ForwardScanDirection)))
+	/* The keys name table columns; the scan wants index columns. */
+	Assert(nkeys <= INDEX_MAX_KEYS);
+	for (i = 0; i < nkeys; i++)
 	{
-		if (!visit(tuple, RelationGetDescr(rel), arg))
+		ikeys[i] = keys[i];
+		for (j = 0; j < IndexRelationGetNumberOfKeyAttributes(index); j++)
+			if (form->indkey.values[j] == keys[i].sk_attno)
+				break;
+		if (j == IndexRelationGetNumberOfKeyAttributes(index))
+			elog(ERROR, "pg_tenancy: column %d is not a key of index \"%s\"",
+				 keys[i].sk_attno, RelationGetRelationName(index));
+		ikeys[i].sk_attno = j + 1;
+	}
+
+	row.scan = index_beginscan(rel, index, st->snapshot, nkeys, 0);
+	row.scan->xs_want_itup = true;
+	row.slot = table_slot_create(rel, NULL);
+	index_rescan(row.scan, ikeys, nkeys, NULL, 0);
+	while ((tid = index_getnext_tid(row.scan, ForwardScanDirection)) != NULL)
+	{
+		if (VM_ALL_VISIBLE(rel, ItemPointerGetBlockNumber(tid), &vmbuffer))
+		{
+			row.in_heap = false;
+			/* What reading the heap would have locked, under SERIALIZABLE. */
+			PredicateLockPage(rel, ItemPointerGetBlockNumber(tid), st->snapshot);
+		}
+		else if (index_fetch_heap(row.scan, row.slot))
+			row.in_heap = true;
+		else
+			continue;			/* not visible to the snapshot */
+		if (!visit(&row, arg))
 			break;
 	}
-	systable_endscan_ordered(scan);
+	if (BufferIsValid(vmbuffer))
+		ReleaseBuffer(vmbuffer);
+	index_endscan(row.scan);
+	ExecDropSingleTupleTableSlot(row.slot);
 }
 
 /* Visitors ---------------------------------------------------------------- */
 
 static bool
-visit_tenant(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_tenant(ScanRow *row, void *arg)
 {
 	ResolveState *st = arg;
-	pg_uuid_t  *org = copy_uuid_attr(tuple, desc, Anum_tenants_org_id);
+	pg_uuid_t  *org = copy_uuid_attr(row, Anum_tenants_org_id);
 
 	st->org = *org;
 	st->org_known = true;
@@ -211,69 +292,147 @@ visit_tenant(HeapTuple tuple, TupleDesc desc, void *arg)
 }
 
 static bool
-visit_user(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_user(ScanRow *row, void *arg)
 {
 	ResolveState *st = arg;
 	bool		isnull;
-	Datum		active = heap_getattr(tuple, Anum_users_active, desc, &isnull);
+	Datum		active = row_getattr(row, Anum_users_active, &isnull);
 
 	st->found = !isnull && DatumGetBool(active);
 	return false;
 }
 
 static bool
-visit_membership(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_membership(ScanRow *row, void *arg)
 {
 	ResolveState *st = arg;
 	pg_uuid_t  *role;
 
-	if (expired(tuple, desc, Anum_memberships_expires_at, st))
+	if (expired(row, Anum_memberships_expires_at, st))
 		return false;
 	st->found = true;
-	role = copy_uuid_attr(tuple, desc, Anum_memberships_role_id);
+	role = copy_uuid_attr(row, Anum_memberships_role_id);
 	if (uuid_equal(role, get_org_admin_role()))
 		st->org_admin = true;
 	return false;
 }
 
 static bool
-visit_team_member(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_team_member(ScanRow *row, void *arg)
 {
 	ResolveState *st = arg;
 
 	st->teams = lappend(st->teams,
-						copy_uuid_attr(tuple, desc, Anum_team_members_team_id));
+						copy_uuid_attr(row, Anum_team_members_team_id));
 	return true;
 }
 
 /* A tenant-scope assignment: remember its role. */
 static bool
-visit_tenant_assignment(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_tenant_assignment(ScanRow *row, void *arg)
 {
 	ResolveState *st = arg;
 
-	if (!expired(tuple, desc, Anum_role_assignments_expires_at, st))
+	if (!expired(row, Anum_role_assignments_expires_at, st))
 		st->roles = lappend(st->roles,
-							copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id));
+							copy_uuid_attr(row, Anum_role_assignments_role_id));
 	return true;
 }
 
-/* A team's organization-scope assignment: only "admin" matters here. */
-static bool
-visit_team_org_assignment(HeapTuple tuple, TupleDesc desc, void *arg)
+/* A team holding the organization role "admin", and until when. */
+typedef struct AdminTeam
 {
-	ResolveState *st = arg;
-	pg_uuid_t  *role;
+	pg_uuid_t	team;
+	TimestampTz expires;		/* DT_NOEND for never */
+} AdminTeam;
 
-	if (expired(tuple, desc, Anum_role_assignments_expires_at, st))
+typedef struct AdminTeamScan
+{
+	TimestampTz now;
+	List	   *found;			/* AdminTeam * */
+	TimestampTz valid_until;	/* the earliest expiry found */
+} AdminTeamScan;
+
+/* An organization-scope assignment (always to a team): only "admin" counts. */
+static bool
+visit_org_scope_assignment(ScanRow *row, void *arg)
+{
+	AdminTeamScan *as = arg;
+	AdminTeam  *a;
+	bool		isnull;
+	Datum		d;
+
+	if (!uuid_equal(copy_uuid_attr(row, Anum_role_assignments_role_id),
+					get_org_admin_role()))
 		return true;
-	role = copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id);
-	if (uuid_equal(role, get_org_admin_role()))
-	{
-		st->org_admin = true;
-		return false;
-	}
+	d = row_getattr(row, Anum_role_assignments_expires_at, &isnull);
+	a = palloc(sizeof(AdminTeam));
+	a->expires = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	if (a->expires <= as->now)
+		return true;
+	a->team = *copy_uuid_attr(row, Anum_role_assignments_team_id);
+	as->valid_until = Min(as->valid_until, a->expires);
+	as->found = lappend(as->found, a);
 	return true;
+}
+
+/*
+ * The teams holding organization admin in the organization: few or none,
+ * the same for every member, so cached per organization (until the first of
+ * those grants expires).  Returns a palloc'd array and sets *n.
+ */
+static AdminTeam *
+org_admin_teams(ResolveState *st, const pg_uuid_t *org, int *n)
+{
+	AdminTeamScan as = {st->now, NIL, DT_NOEND};
+	ScanKeyData key;
+	AdminTeam  *teams;
+	Size		len;
+	ListCell   *lc;
+
+	teams = tenancy_cache_get_admin_teams(org, &len);
+	if (teams != NULL)
+	{
+		*n = len / sizeof(AdminTeam);
+		return teams;
+	}
+	uuid_key(&key, Anum_role_assignments_org_id, org);
+	scan_index(st, st->cat->role_assignments,
+			   st->cat->role_assignments_org_scope_idx, &key, 1,
+			   visit_org_scope_assignment, &as);
+	*n = list_length(as.found);
+	teams = palloc(sizeof(AdminTeam) * Max(*n, 1));
+	foreach(lc, as.found)
+		teams[foreach_current_index(lc)] = *(AdminTeam *) lfirst(lc);
+	tenancy_cache_put_admin_teams(org, teams, sizeof(AdminTeam) * *n,
+								  as.valid_until, st->snapshot,
+								  tenancy_cache_bucket(org));
+	return teams;
+}
+
+/*
+ * Rule 1 through a team: does one of the teams hold organization admin?  A
+ * grant that will expire makes the answer valid only until then.
+ */
+static bool
+team_is_org_admin(ResolveState *st, const pg_uuid_t *org, List *teams)
+{
+	AdminTeam  *admins;
+	int			n;
+	int			i;
+	ListCell   *lc;
+
+	if (teams == NIL)
+		return false;
+	admins = org_admin_teams(st, org, &n);
+	foreach(lc, teams)
+		for (i = 0; i < n; i++)
+			if (uuid_equal(lfirst(lc), &admins[i].team))
+			{
+				st->valid_until = Min(st->valid_until, admins[i].expires);
+				return true;
+			}
+	return false;
 }
 
 typedef struct RoleRead
@@ -283,11 +442,11 @@ typedef struct RoleRead
 } RoleRead;
 
 static bool
-visit_role(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_role(ScanRow *row, void *arg)
 {
 	RoleRead   *rr = arg;
 	bool		isnull;
-	Datum		d = heap_getattr(tuple, Anum_roles_org_id, desc, &isnull);
+	Datum		d = row_getattr(row, Anum_roles_org_id, &isnull);
 
 	/*
 	 * A custom role goes with its organization's bucket.  A built-in role
@@ -295,7 +454,7 @@ visit_role(HeapTuple tuple, TupleDesc desc, void *arg)
 	 * its entry needs no bucket, and outlives changes in any organization.
 	 */
 	rr->buckets = isnull ? 0 : tenancy_cache_bucket(DatumGetUUIDP(d));
-	d = heap_getattr(tuple, Anum_roles_permissions, desc, &isnull);
+	d = row_getattr(row, Anum_roles_permissions, &isnull);
 	if (!isnull)
 		rr->permset = (PermSet *) PG_DETOAST_DATUM_COPY(d);
 	return false;
@@ -323,7 +482,7 @@ role_permset(ResolveState *st, const pg_uuid_t *role)
 }
 
 static bool
-visit_exists(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_exists(ScanRow *row, void *arg)
 {
 	ResolveState *st = arg;
 
@@ -422,16 +581,8 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 			   keys, 2, visit_team_member, st);
 
 	/* Rule 1 through a team: the team holds organization admin. */
-	foreach(lc, st->teams)
-	{
-		uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(lc));
-		null_key(&keys[1], Anum_role_assignments_tenant_id);
-		scan_index(st, st->cat->role_assignments,
-				   st->cat->role_assignments_team_idx,
-				   keys, 2, visit_team_org_assignment, st);
-		if (st->org_admin)
-			return permset_everything();
-	}
+	if (team_is_org_admin(st, &st->org, st->teams))
+		return permset_everything();
 
 	/* Rule 2: roles assigned to the user on the tenant. */
 	uuid_key(&keys[0], Anum_role_assignments_user_id, user);
@@ -559,17 +710,17 @@ typedef struct LookupState
 } LookupState;
 
 static bool
-visit_user_membership(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_user_membership(ScanRow *row, void *arg)
 {
 	LookupState *ls = arg;
 	MemberOrg  *mo;
 	pg_uuid_t  *org;
 	pg_uuid_t  *role;
 
-	if (expired(tuple, desc, Anum_memberships_expires_at, &ls->base))
+	if (expired(row, Anum_memberships_expires_at, &ls->base))
 		return true;
-	org = copy_uuid_attr(tuple, desc, Anum_memberships_org_id);
-	role = copy_uuid_attr(tuple, desc, Anum_memberships_role_id);
+	org = copy_uuid_attr(row, Anum_memberships_org_id);
+	role = copy_uuid_attr(row, Anum_memberships_role_id);
 	mo = palloc0(sizeof(MemberOrg));
 	mo->org = *org;
 	mo->role = *role;
@@ -579,30 +730,30 @@ visit_user_membership(HeapTuple tuple, TupleDesc desc, void *arg)
 }
 
 static bool
-visit_org_tenant(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_org_tenant(ScanRow *row, void *arg)
 {
 	LookupState *ls = arg;
 
 	ls->tenants = lappend(ls->tenants,
-						  copy_uuid_attr(tuple, desc, Anum_tenants_id));
+						  copy_uuid_attr(row, Anum_tenants_id));
 	return true;
 }
 
 static bool
-visit_tenant_grant(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_tenant_grant(ScanRow *row, void *arg)
 {
 	LookupState *ls = arg;
 	bool		isnull;
 	TenantGrant *g;
 
-	(void) heap_getattr(tuple, Anum_role_assignments_tenant_id, desc, &isnull);
-	if (isnull || expired(tuple, desc, Anum_role_assignments_expires_at,
+	(void) row_getattr(row, Anum_role_assignments_tenant_id, &isnull);
+	if (isnull || expired(row, Anum_role_assignments_expires_at,
 						  &ls->base))
 		return true;
 	g = palloc(sizeof(TenantGrant));
-	g->tenant = *copy_uuid_attr(tuple, desc, Anum_role_assignments_tenant_id);
-	g->org = *copy_uuid_attr(tuple, desc, Anum_role_assignments_org_id);
-	g->role = *copy_uuid_attr(tuple, desc, Anum_role_assignments_role_id);
+	g->tenant = *copy_uuid_attr(row, Anum_role_assignments_tenant_id);
+	g->org = *copy_uuid_attr(row, Anum_role_assignments_org_id);
+	g->role = *copy_uuid_attr(row, Anum_role_assignments_role_id);
 	ls->grants = lappend(ls->grants, g);
 	return true;
 }
@@ -703,7 +854,6 @@ collect_memberships(LookupState *ls, const pg_uuid_t *user)
 	foreach(lc, ls->orgs)
 	{
 		MemberOrg  *mo = lfirst(lc);
-		ListCell   *tc;
 
 		st->teams = NIL;
 		uuid_key(&keys[0], Anum_team_members_org_id, &mo->org);
@@ -712,19 +862,8 @@ collect_memberships(LookupState *ls, const pg_uuid_t *user)
 				   st->cat->team_members_user_idx,
 				   keys, 2, visit_team_member, st);
 		mo->teams = st->teams;
-
-		foreach(tc, mo->teams)
-		{
-			if (mo->admin)
-				break;
-			st->org_admin = false;
-			uuid_key(&keys[0], Anum_role_assignments_team_id, lfirst(tc));
-			null_key(&keys[1], Anum_role_assignments_tenant_id);
-			scan_index(st, st->cat->role_assignments,
-					   st->cat->role_assignments_team_idx,
-					   keys, 2, visit_team_org_assignment, st);
-			mo->admin = st->org_admin;
-		}
+		if (!mo->admin)
+			mo->admin = team_is_org_admin(st, &mo->org, mo->teams);
 	}
 }
 
@@ -882,7 +1021,7 @@ typedef struct ShareScan
 } ShareScan;
 
 static bool
-share_has_action(HeapTuple tuple, TupleDesc desc, const PermEntry *perm)
+share_has_action(ScanRow *row, const PermEntry *perm)
 {
 	bool		isnull;
 	ArrayType  *arr;
@@ -891,7 +1030,7 @@ share_has_action(HeapTuple tuple, TupleDesc desc, const PermEntry *perm)
 	int			n;
 	int			i;
 
-	arr = DatumGetArrayTypeP(heap_getattr(tuple, Anum_shares_actions, desc,
+	arr = DatumGetArrayTypeP(row_getattr(row, Anum_shares_actions,
 										  &isnull));
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &n);
@@ -907,10 +1046,10 @@ share_has_action(HeapTuple tuple, TupleDesc desc, const PermEntry *perm)
 }
 
 static bool
-visit_share(HeapTuple tuple, TupleDesc desc, void *arg)
+visit_share(ScanRow *row, void *arg)
 {
 	ShareScan  *ss = arg;
-	pg_uuid_t  *tenant = copy_uuid_attr(tuple, desc, Anum_shares_tenant_id);
+	pg_uuid_t  *tenant = copy_uuid_attr(row, Anum_shares_tenant_id);
 	SharedResource *r;
 	bool		isnull;
 	text	   *id;
@@ -918,11 +1057,11 @@ visit_share(HeapTuple tuple, TupleDesc desc, void *arg)
 	if (ss->tenant != NULL && !uuid_equal(tenant, ss->tenant))
 		return true;
 	if (ss->direct &&
-		find_org(ss->ls->orgs, copy_uuid_attr(tuple, desc, Anum_shares_org_id)) == NULL)
+		find_org(ss->ls->orgs, copy_uuid_attr(row, Anum_shares_org_id)) == NULL)
 		return true;
-	if (ss->perm != NULL && !share_has_action(tuple, desc, ss->perm))
+	if (ss->perm != NULL && !share_has_action(row, ss->perm))
 		return true;
-	id = DatumGetTextPP(heap_getattr(tuple, Anum_shares_resource_id, desc,
+	id = DatumGetTextPP(row_getattr(row, Anum_shares_resource_id,
 									 &isnull));
 	r = palloc(sizeof(SharedResource));
 	r->tenant = *tenant;

@@ -57,7 +57,7 @@ COMMENT ON TABLE tenancy.organizations IS
     'Top-level organizations; each holds members, teams, tenants and custom roles.';
 
 CREATE TABLE tenancy.tenants (
-    id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid DEFAULT pg_catalog.gen_random_uuid(),
     org_id      uuid NOT NULL
                 REFERENCES tenancy.organizations (id) ON DELETE CASCADE,
     slug        text NOT NULL
@@ -67,6 +67,9 @@ CREATE TABLE tenancy.tenants (
                 CONSTRAINT tenants_name_check
                 CHECK (pg_catalog.btrim(name) OPERATOR(pg_catalog.<>) ''),
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- Every index that a permission check reads carries the columns the
+    -- check needs, so that it reads the index alone (index-only).
+    CONSTRAINT tenants_pkey PRIMARY KEY (id) INCLUDE (org_id),
     CONSTRAINT tenants_org_slug_key UNIQUE (org_id, slug),
     CONSTRAINT tenants_org_id_key UNIQUE (org_id, id)
 );
@@ -76,7 +79,7 @@ COMMENT ON TABLE tenancy.tenants IS
 -- Users ----------------------------------------------------------------------
 
 CREATE TABLE tenancy.users (
-    id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
+    id          uuid DEFAULT pg_catalog.gen_random_uuid(),
     email       text NOT NULL
                 CONSTRAINT users_email_check
                 CHECK (email OPERATOR(pg_catalog.~) '^[^@[:space:]]+@[^@[:space:]]+$'),
@@ -85,7 +88,8 @@ CREATE TABLE tenancy.users (
                 CONSTRAINT users_kind_check
                 CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['user', 'service_account'])),
     active      boolean NOT NULL DEFAULT true,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT users_pkey PRIMARY KEY (id) INCLUDE (active)
 );
 CREATE UNIQUE INDEX users_email_key ON tenancy.users (pg_catalog.lower(email));
 COMMENT ON TABLE tenancy.users IS
@@ -129,9 +133,10 @@ CREATE TABLE tenancy.memberships (
                 REFERENCES tenancy.roles (id) ON DELETE SET DEFAULT,
     expires_at  timestamptz,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (org_id, user_id)
+    PRIMARY KEY (org_id, user_id) INCLUDE (role_id, expires_at)
 );
-CREATE INDEX memberships_user_idx ON tenancy.memberships (user_id);
+CREATE INDEX memberships_user_idx ON tenancy.memberships (user_id)
+    INCLUDE (org_id, role_id, expires_at);
 CREATE INDEX memberships_role_idx ON tenancy.memberships (role_id);
 COMMENT ON TABLE tenancy.memberships IS
     'Organization members, each with the organization-scope role that makes them one.';
@@ -162,7 +167,8 @@ CREATE TABLE tenancy.team_members (
     CONSTRAINT team_members_member_fkey FOREIGN KEY (org_id, user_id)
         REFERENCES tenancy.memberships (org_id, user_id) ON DELETE CASCADE
 );
-CREATE INDEX team_members_user_idx ON tenancy.team_members (org_id, user_id);
+CREATE INDEX team_members_user_idx ON tenancy.team_members (org_id, user_id)
+    INCLUDE (team_id);
 COMMENT ON TABLE tenancy.team_members IS
     'Team membership; only members of the team''s organization can be in it.';
 
@@ -196,9 +202,16 @@ CREATE TABLE tenancy.role_assignments (
         UNIQUE NULLS NOT DISTINCT (role_id, tenant_id, user_id, team_id)
 );
 CREATE INDEX role_assignments_user_idx
-    ON tenancy.role_assignments (user_id, tenant_id) WHERE user_id IS NOT NULL;
+    ON tenancy.role_assignments (user_id, tenant_id) INCLUDE (role_id, expires_at, org_id)
+    WHERE user_id IS NOT NULL;
 CREATE INDEX role_assignments_team_idx
-    ON tenancy.role_assignments (team_id, tenant_id) WHERE team_id IS NOT NULL;
+    ON tenancy.role_assignments (team_id, tenant_id) INCLUDE (role_id, expires_at, org_id)
+    WHERE team_id IS NOT NULL;
+-- Organization-scope assignments (to teams): a check reads those of the
+-- tenant's organization to know which teams hold organization admin.
+CREATE INDEX role_assignments_org_scope_idx
+    ON tenancy.role_assignments (org_id) INCLUDE (team_id, role_id, expires_at)
+    WHERE tenant_id IS NULL;
 CREATE INDEX role_assignments_tenant_idx
     ON tenancy.role_assignments (tenant_id);
 CREATE INDEX role_assignments_org_idx
