@@ -17,7 +17,8 @@
 # (no common-practice runs there).
 #
 # Environment: SUITE (tenant or sharing; default tenant), ROUNDS (default 5),
-# SECONDS_PER_RUN (default 3),
+# SECONDS_PER_RUN (default 3), REPEAT (the query's statements per
+# transaction, default 5),
 # PROTOCOL (prepared or simple; default prepared), KEEP=1 to keep the cluster,
 # SKIP_COMMON=1 to leave out the (slow) common-practice runs, QUERIES to run
 # some of "point page aggregate cross_tenant".
@@ -53,15 +54,21 @@ say "loading 1,000,000 rows (a minute or two)"
 
 q() { "$PG_BIN/psql" -X -At -d bench -c "$1"; }
 
-# write_script FILE CONTEXT_STATEMENT QUERY
+# write_script FILE CONTEXT_STATEMENT QUERY [TIMES]: the query REPEAT times
+# (or TIMES) in one transaction, a new :id each time, since pgbench reports
+# each statement's latency to the microsecond only, a tenth of a point
+# lookup's overhead.
+REPEAT=${REPEAT:-5}
 write_script() {
-    cat >"$1" <<SCRIPT
-\set id random(1, 100000)
-BEGIN;
-$2
-$3
-COMMIT;
-SCRIPT
+    {
+        echo "BEGIN;"
+        echo "$2"
+        for _ in $(seq "${4:-$REPEAT}"); do
+            echo "\\set id random(1, 100000)"
+            echo "$3"
+        done
+        echo "COMMIT;"
+    } >"$1"
 }
 
 declare -A PROT IDEAL COMMON CTX CTX_COMMON
@@ -131,14 +138,15 @@ fi
 
 QUERIES=${QUERIES:-$DEFAULT_QUERIES}
 
-# run_pgbench SCRIPT SECONDS-OR-TRANSACTIONS -> per-statement latency (ms) of
-# the query line (the fourth statement of the script)
+# run_pgbench SCRIPT SECONDS-OR-TRANSACTIONS -> mean per-statement latency
+# (ms) of the query lines (every SELECT after the context's)
 run_pgbench() {
     local out
     out=$("$PG_BIN/pgbench" -n -r -M "$PROTOCOL" -c 1 -U bench_app $2 -f "$1" bench 2>&1) \
         || { echo "$out" >&2; die "pgbench failed"; }
     # -r prints one line per statement: "<latency> <failures> <statement>".
-    echo "$out" | awk '/^ +[0-9.]+ +[0-9]+ +SELECT / { n++; if (n == 2) print $1 }'
+    echo "$out" | awk '/^ +[0-9.]+ +[0-9]+ +SELECT / { n++; if (n >= 2) { s += $1; k++ } }
+                       END { printf "%.5f\n", s / k }'
 }
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -151,7 +159,7 @@ LINES=()
 for name in $QUERIES; do
     write_script "$WORK/$name.prot.sql" "${CTX[$name]}" "${PROT[$name]}"
     write_script "$WORK/$name.ideal.sql" "SELECT 1;" "${IDEAL[$name]}"
-    write_script "$WORK/$name.common.sql" "${CTX_COMMON[$name]}" "${COMMON[$name]}"
+    write_script "$WORK/$name.common.sql" "${CTX_COMMON[$name]}" "${COMMON[$name]}" 1
     : >"$WORK/$name.p"; : >"$WORK/$name.i"; : >"$WORK/$name.c"
     for _ in $(seq "$ROUNDS"); do
         run_pgbench "$WORK/$name.prot.sql" "-T $SECS" >>"$WORK/$name.p"
