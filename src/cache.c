@@ -6,8 +6,11 @@
  *		action is registered.
  *
  * Memory.  Everything lives in one memory context, capped by
- * tenancy.cache_size (kB).  Entries sit on one LRU list; storing past the cap
- * evicts from its cold end.  tenancy.cache_stats() reports the figures.
+ * tenancy.cache_size (kB).  Entries sit on one list, newest at the head;
+ * storing past the cap evicts from the tail, giving an entry used since it
+ * last came round a second chance (CLOCK: a hit only marks the entry, and
+ * touches no other entry's memory).  tenancy.cache_stats() reports the
+ * figures.
  *
  * Invalidation.  Statement-level triggers on every table a decision reads
  * register relcache invalidations of sentinel relations: one of 64 bucket
@@ -102,9 +105,11 @@ typedef struct RegistryKey
 
 typedef struct EntryHeader
 {
-	dlist_node	lru;			/* most recently used at the head */
+	dlist_node	lru;			/* newest, or last given a second chance, at
+								 * the head */
 	uint64		buckets;		/* invalidation buckets it depends on */
 	char		kind;			/* 'p', 'l' or 'r' */
+	bool		used;			/* hit since it last came round */
 	Size		bytes;			/* what this entry counts against the cap */
 	TimestampTz valid_until;
 } EntryHeader;
@@ -354,13 +359,21 @@ make_room(Size bytes)
 		return false;
 	while (cache_bytes + bytes > cap && !dlist_is_empty(&lru))
 	{
-		remove_entry(dlist_container(EntryHeader, lru, dlist_tail_node(&lru)));
+		EntryHeader *h = dlist_container(EntryHeader, lru, dlist_tail_node(&lru));
+
+		if (h->used)
+		{
+			h->used = false;
+			dlist_move_head(&lru, &h->lru);
+			continue;
+		}
+		remove_entry(h);
 		stat_evictions++;
 	}
 	return true;
 }
 
-/* A found entry: still valid?  If so, it becomes the most recently used. */
+/* A found entry: still valid?  If so, it is marked used. */
 static bool
 entry_usable(EntryHeader *h)
 {
@@ -369,7 +382,7 @@ entry_usable(EntryHeader *h)
 		remove_entry(h);
 		return false;
 	}
-	dlist_move_head(&lru, &h->lru);
+	h->used = true;
 	return true;
 }
 
@@ -381,6 +394,7 @@ link_entry(EntryHeader *h, char kind, Size bytes, TimestampTz valid_until,
 	h->kind = kind;
 	h->bytes = bytes;
 	h->valid_until = valid_until;
+	h->used = false;
 	dlist_push_head(&lru, &h->lru);
 	cache_bytes += bytes;
 	cache_entries++;
