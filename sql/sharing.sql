@@ -276,10 +276,9 @@ SELECT atk.try('SELECT tenancy.protect(''evil.t'', resource_type => ''docs'', id
 RESET ROLE;
 SELECT count(*) AS shares_intact FROM tenancy.shares;
 SET ROLE app_user;
--- The plan's shape follows the context it was made in (where the user reads
--- the whole tenant, a check made once per execution, $0, and one call per
--- row only when it fails; indexable arms where only owned and shared rows
--- are visible), and either shape answers for any context.
+-- The plan's shape follows the context it was made in (one call per row
+-- where the user reads the whole tenant; indexable arms where only owned and
+-- shared rows are visible), and either shape answers for any context.
 BEGIN;
 SET LOCAL tenancy.context = :'ctx_carol_ta';
 EXPLAIN (COSTS OFF) SELECT body FROM app.docs;

@@ -935,59 +935,19 @@ arm_column(Node *arm, Oid fn)
  * tenant's rows through the restrictive "col = current_tenant_id()", and,
  * at least as long as the permission holds, every one of them passes the
  * tenant condition: the arms need not be indexable.  The OR is replaced by
- *
- *		(SELECT context_tenant(perm) IS NOT NULL) OR resource_allows(...)
- *
- * The first arm is an InitPlan, evaluated once per execution: when the
- * context holds the permission in the current tenant, every row the scan
- * reads passes at the cost of reading a parameter.  Otherwise
- * resource_allows() decides each row, the same three conditions in one call
- * with every list made once per statement, instead of a BitmapOr over the
- * owner and id indexes and array searches on each row.  Only the shape of
- * the plan depends on the context: both arms decide at run time, so a plan
- * reused under another context or after a revoke returns exactly the rows
- * the policy allows (perhaps more slowly).  Without the permission the OR
- * stays, for a plan that reads only the owner's and the shared rows.
+ * resource_allows(), the same three conditions in one call per row with
+ * every list made once per statement, instead of a BitmapOr over the owner
+ * and id indexes and array searches on each row.  Only the shape of the plan
+ * depends on the context: the call still decides at run time, so a plan
+ * reused under another context or after a revoke returns exactly the rows the
+ * policy allows (perhaps more slowly).  Without the permission the OR stays,
+ * for a plan that reads only the owner's and the shared rows.
  */
-/*
- * "(SELECT tenancy.context_tenant(perm) IS NOT NULL)": does the context hold
- * the permission in the current tenant?  Uncorrelated, so the planner makes
- * it an InitPlan: evaluated once per execution, when first needed.
- */
-static Node *
-context_holds_gate(const TenancyCatalog *cat, Const *perm)
-{
-	Query	   *sub = makeNode(Query);
-	SubLink    *link = makeNode(SubLink);
-	NullTest   *holds = makeNode(NullTest);
-
-	holds->arg = (Expr *) makeFuncExpr(cat->context_tenant_fn, UUIDOID,
-									   list_make1(copyObject(perm)),
-									   InvalidOid, DEFAULT_COLLATION_OID,
-									   COERCE_EXPLICIT_CALL);
-	holds->nulltesttype = IS_NOT_NULL;
-	holds->argisrow = false;
-	holds->location = -1;
-	sub->commandType = CMD_SELECT;
-	sub->querySource = QSRC_ORIGINAL;
-	sub->canSetTag = true;
-	sub->jointree = makeFromExpr(NIL, NULL);
-	sub->targetList = list_make1(makeTargetEntry((Expr *) holds, 1,
-												 pstrdup("holds"), false));
-	link->subLinkType = EXPR_SUBLINK;
-	link->subLinkId = 0;
-	link->subselect = (Node *) sub;
-	link->location = -1;
-	return (Node *) link;
-}
-
-/* Returns whether it added a sublink to the query. */
-static bool
+static void
 rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 {
 	ListCell   *lc;
 	Var		   *tenant_col = NULL;
-	bool		rewrote = false;
 
 	foreach(lc, rte->securityQuals)
 	{
@@ -996,7 +956,7 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 			break;
 	}
 	if (tenant_col == NULL)
-		return false;
+		return;
 
 	foreach(lc, rte->securityQuals)
 	{
@@ -1045,18 +1005,13 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 			owner = (Expr *) makeNullConst(UUIDOID, -1, InvalidOid);
 		if (id == NULL)
 			id = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
-		lfirst(lc) = makeBoolExpr(OR_EXPR,
-								  list_make2(context_holds_gate(cat, perm),
-											 makeFuncExpr(cat->resource_allows_fn, BOOLOID,
-														  list_make5(copyObject(col), copyObject(owner),
-																	 copyObject(id), copyObject(perm),
-																	 makeBoolConst(for_write, false)),
-														  InvalidOid, DEFAULT_COLLATION_OID,
-														  COERCE_EXPLICIT_CALL)),
-								  -1);
-		rewrote = true;
+		lfirst(lc) = makeFuncExpr(cat->resource_allows_fn, BOOLOID,
+								  list_make5(copyObject(col), copyObject(owner),
+											 copyObject(id), copyObject(perm),
+											 makeBoolConst(for_write, false)),
+								  InvalidOid, DEFAULT_COLLATION_OID,
+								  COERCE_EXPLICIT_CALL);
 	}
-	return rewrote;
 }
 
 static bool
@@ -1064,25 +1019,20 @@ prune_walker(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
-	if (IsA(node, Query))
+	if (IsA(node, RangeTblEntry))
 	{
-		Query	   *query = (Query *) node;
-		ListCell   *lc;
+		RangeTblEntry *rte = (RangeTblEntry *) node;
 
-		foreach(lc, query->rtable)
+		if (rte->rtekind == RTE_RELATION && rte->securityQuals != NIL)
 		{
-			RangeTblEntry *rte = lfirst(lc);
-
-			if (rte->rtekind == RTE_RELATION && rte->securityQuals != NIL)
-			{
-				prune_implied_quals(rte, context);
-				if (rewrite_resource_quals(rte, context))
-					query->hasSubLinks = true;
-			}
+			prune_implied_quals(rte, context);
+			rewrite_resource_quals(rte, context);
 		}
-		/* Subqueries, CTEs and sublinks, including in security quals. */
-		return query_tree_walker(query, prune_walker, context, 0);
+		return false;
 	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, prune_walker, context,
+								 QTW_EXAMINE_RTES_BEFORE);
 	return expression_tree_walker(node, prune_walker, context);
 }
 
@@ -1095,7 +1045,9 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* Only a plan made while a tenant is set can carry the hook's condition. */
 	if (tenancy_context_get(&ctx) && ctx.has_tenant &&
 		OidIsValid(get_namespace_oid("tenancy", true)))
-		(void) prune_walker((Node *) parse, (void *) tenancy_catalog());
+		(void) query_tree_walker(parse, prune_walker,
+								 (void *) tenancy_catalog(),
+								 QTW_EXAMINE_RTES_BEFORE);
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
 	return standard_planner(parse, query_string, cursorOptions, boundParams);
