@@ -81,14 +81,21 @@ typedef struct PolicyMemo
 static row_security_policy_hook_type prev_restrictive_hook = NULL;
 static planner_hook_type prev_planner_hook = NULL;
 
+/* Does a memo made for this context and permission answer this call? */
+static inline bool
+memo_answers(uint64 context, const char *made_for, const char *permission)
+{
+	return context == tenancy_context_identity() &&
+		strcmp(made_for, permission) == 0;
+}
+
 /* The memo of this call site, if it answers this context and permission. */
 static PolicyMemo *
 memo_lookup(FunctionCallInfo fcinfo, const char *permission)
 {
 	PolicyMemo *memo = fcinfo->flinfo->fn_extra;
 
-	if (memo != NULL && memo->context == tenancy_context_identity() &&
-		strcmp(memo->permission, permission) == 0)
+	if (memo != NULL && memo_answers(memo->context, memo->permission, permission))
 		return memo;
 	return NULL;
 }
@@ -346,8 +353,7 @@ shares_memo(FunctionCallInfo fcinfo, const char *permission)
 {
 	SharesMemo *memo = fcinfo->flinfo->fn_extra;
 
-	if (memo != NULL && memo->context == tenancy_context_identity() &&
-		strcmp(memo->permission, permission) == 0)
+	if (memo != NULL && memo_answers(memo->context, memo->permission, permission))
 		return memo;
 	if (memo == NULL)
 		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SharesMemo));

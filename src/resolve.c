@@ -60,7 +60,8 @@
 typedef struct ScanRow
 {
 	IndexScanDesc scan;
-	TupleTableSlot *slot;		/* the heap tuple, once fetched */
+	TupleTableSlot *slot;		/* the heap tuple, once fetched (made on first
+								 * need: index-only rows never want one) */
 	bool		in_heap;		/* slot holds this row */
 } ScanRow;
 
@@ -120,6 +121,14 @@ uuid_key(ScanKey key, AttrNumber attno, const pg_uuid_t *value)
 				UUIDPGetDatum(value));
 }
 
+static TupleTableSlot *
+row_slot(ScanRow *row)
+{
+	if (row->slot == NULL)
+		row->slot = table_slot_create(row->scan->heapRelation, NULL);
+	return row->slot;
+}
+
 /* Column attno (of the table) of the row. */
 static Datum
 row_getattr(ScanRow *row, AttrNumber attno, bool *isnull)
@@ -134,7 +143,7 @@ row_getattr(ScanRow *row, AttrNumber attno, bool *isnull)
 				return index_getattr(row->scan->xs_itup, i + 1,
 									 row->scan->xs_itupdesc, isnull);
 		/* Not in the index: read the (all-visible) heap tuple. */
-		if (!index_fetch_heap(row->scan, row->slot))
+		if (!index_fetch_heap(row->scan, row_slot(row)))
 			elog(ERROR, "pg_tenancy: all-visible tuple not found in \"%s\"",
 				 RelationGetRelationName(row->scan->heapRelation));
 		row->in_heap = true;
@@ -254,7 +263,7 @@ scan_index(ResolveState *st, Oid relid, Oid indexid,
 
 	row.scan = index_beginscan(rel, index, st->snapshot, nkeys, 0);
 	row.scan->xs_want_itup = true;
-	row.slot = table_slot_create(rel, NULL);
+	row.slot = NULL;
 	index_rescan(row.scan, ikeys, nkeys, NULL, 0);
 	while ((tid = index_getnext_tid(row.scan, ForwardScanDirection)) != NULL)
 	{
@@ -264,7 +273,7 @@ scan_index(ResolveState *st, Oid relid, Oid indexid,
 			/* What reading the heap would have locked, under SERIALIZABLE. */
 			PredicateLockPage(rel, ItemPointerGetBlockNumber(tid), st->snapshot);
 		}
-		else if (index_fetch_heap(row.scan, row.slot))
+		else if (index_fetch_heap(row.scan, row_slot(&row)))
 			row.in_heap = true;
 		else
 			continue;			/* not visible to the snapshot */
@@ -274,7 +283,8 @@ scan_index(ResolveState *st, Oid relid, Oid indexid,
 	if (BufferIsValid(vmbuffer))
 		ReleaseBuffer(vmbuffer);
 	index_endscan(row.scan);
-	ExecDropSingleTupleTableSlot(row.slot);
+	if (row.slot != NULL)
+		ExecDropSingleTupleTableSlot(row.slot);
 }
 
 /* Visitors ---------------------------------------------------------------- */
@@ -348,7 +358,7 @@ typedef struct AdminTeam
 
 typedef struct AdminTeamScan
 {
-	TimestampTz now;
+	TimestampTz now;			/* the statement's start */
 	List	   *found;			/* AdminTeam * */
 	TimestampTz valid_until;	/* the earliest expiry found */
 } AdminTeamScan;

@@ -30,6 +30,7 @@ AS 'MODULE_PATHNAME', 'tenancy_invalidate_cache';
 DO $$
 DECLARE
     t record;
+    e record;
     args text;
 BEGIN
     FOR t IN SELECT * FROM (VALUES
@@ -40,18 +41,19 @@ BEGIN
             AS v(tbl, org_col, user_col)
     LOOP
         args := pg_catalog.format('%L, %L', t.org_col, t.user_col);
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER invalidate_cache_insert AFTER INSERT ON tenancy.%I
-               REFERENCING NEW TABLE AS new_rows
-               FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache(%s)', t.tbl, args);
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER invalidate_cache_update AFTER UPDATE ON tenancy.%I
-               REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-               FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache(%s)', t.tbl, args);
-        EXECUTE pg_catalog.format(
-            'CREATE TRIGGER invalidate_cache_delete AFTER DELETE ON tenancy.%I
-               REFERENCING OLD TABLE AS old_rows
-               FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache(%s)', t.tbl, args);
+        -- One trigger per event, each reading the rows it changed.
+        FOR e IN SELECT * FROM (VALUES
+                ('insert', 'NEW TABLE AS new_rows'),
+                ('update', 'OLD TABLE AS old_rows NEW TABLE AS new_rows'),
+                ('delete', 'OLD TABLE AS old_rows'))
+                AS v(event, transition)
+        LOOP
+            EXECUTE pg_catalog.format(
+                'CREATE TRIGGER %I AFTER %s ON tenancy.%I REFERENCING %s
+                   FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache(%s)',
+                'invalidate_cache_' || e.event, pg_catalog.upper(e.event), t.tbl,
+                e.transition, args);
+        END LOOP;
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER invalidate_cache_truncate AFTER TRUNCATE ON tenancy.%I
                FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache()', t.tbl);
