@@ -34,6 +34,7 @@
 
 #include "compat.h"
 #include "context.h"
+#include "policy.h"
 #include "resolve.h"
 #include "token.h"
 
@@ -249,6 +250,8 @@ assign_context(const char *newval, void *extra)
 {
 	ContextExtra *ce = (ContextExtra *) extra;
 
+	/* Scans that relied on the context in force run in full again. */
+	tenancy_fold_context_changed();
 	current_extra = ce;
 	if (tenant_plans_exist && ce != NULL && ce->set && !ce->ctx.has_tenant)
 	{

@@ -24,6 +24,7 @@ _PG_init(void)
 	tenancy_cache_init();
 	tenancy_context_init();
 	tenancy_policy_init();
+	tenancy_fold_init();
 
 	/* Every setting of pg_tenancy is "tenancy.*"; keep the prefix ours. */
 	MarkGUCPrefixReserved("tenancy");

@@ -518,8 +518,8 @@ static struct
 	char		permission[2 * PERMSET_NAME_MAX + 2];
 } last_answer;
 
-static bool
-context_tenant_answer(const char *permission, pg_uuid_t *tenant)
+bool
+tenancy_context_tenant_answer(const char *permission, pg_uuid_t *tenant)
 {
 	TenancyContext ctx;
 	PermEntry	e;
@@ -573,7 +573,7 @@ tenancy_context_tenant(PG_FUNCTION_ARGS)
 
 	if (memo == NULL)
 	{
-		allowed = context_tenant_answer(permission, &tenant);
+		allowed = tenancy_context_tenant_answer(permission, &tenant);
 		memo = memo_store(fcinfo, permission,
 						  allowed ? UUIDPGetDatum(&tenant) : (Datum) 0,
 						  !allowed, UUID_LEN, false);
@@ -1005,7 +1005,7 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 		}
 		if (arm != NULL)
 			continue;
-		if (!context_tenant_answer(TextDatumGetCString(perm->constvalue), &tenant))
+		if (!tenancy_context_tenant_answer(TextDatumGetCString(perm->constvalue), &tenant))
 			continue;
 		if (owner == NULL)
 			owner = (Expr *) makeNullConst(UUIDOID, -1, InvalidOid);

@@ -5,6 +5,19 @@
 #ifndef PG_TENANCY_POLICY_H
 #define PG_TENANCY_POLICY_H
 
+#include "utils/uuid.h"
+
 extern void tenancy_policy_init(void);
+
+/*
+ * Whether the context holds the permission on its current tenant (and
+ * which that is); memoized for as long as the context and the cache stand.
+ */
+extern bool tenancy_context_tenant_answer(const char *permission,
+										  pg_uuid_t *tenant);
+
+/* fold.c */
+extern void tenancy_fold_init(void);
+extern void tenancy_fold_context_changed(void);
 
 #endif							/* PG_TENANCY_POLICY_H */

@@ -1,0 +1,161 @@
+--
+-- The per-row resource check taken out of a scan (src/fold.c).  A reader of
+-- the whole tenant runs its scans without tenancy.resource_allows(): the
+-- function's call count, from pg_stat_xact_user_functions, shows it.  Then
+-- the attacks: a scan started under that reader must not keep its shortcut
+-- once the context changes underneath it (a cursor, an InitPlan run after a
+-- CTE that switched the context, a prepared plan).
+--
+-- The cast: organization acme, tenants prod and staging.  vic views prod;
+-- dan holds a role in prod without doc:read, owns two rows there and has
+-- one staging row shared with him.
+--
+CREATE EXTENSION pg_tenancy;
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+SET search_path = public;
+SET track_functions = 'all';
+
+SELECT tenancy.create_user('admin@acme.test') AS admin \gset
+SELECT tenancy.create_user('vic@acme.test') AS vic \gset
+SELECT tenancy.create_user('dan@acme.test') AS dan \gset
+SELECT tenancy.create_organization('acme', admin => :'admin') AS acme \gset
+SELECT tenancy.create_tenant(:'acme', 'prod') AS prod \gset
+SELECT tenancy.create_tenant(:'acme', 'staging') AS staging \gset
+SELECT count(tenancy.add_member(:'acme', u)) AS members FROM unnest(ARRAY[:'vic', :'dan']::uuid[]) u;
+SELECT tenancy.register_resource_type('doc');
+SELECT tenancy.create_role(:'acme', 'outsider', 'tenant', '{doc:create}') IS NOT NULL AS outsider_role;
+SELECT tenancy.assign_role('viewer', tenant => :'prod', user_id => :'vic') IS NOT NULL AS vic_views_prod;
+SELECT tenancy.assign_role('outsider', tenant => :'prod', user_id => :'dan') IS NOT NULL AS dan_outsider_prod;
+
+CREATE ROLE fold_owner;
+CREATE ROLE fold_user;
+CREATE SCHEMA app AUTHORIZATION fold_owner;
+GRANT USAGE ON SCHEMA app TO fold_user;
+GRANT pg_read_all_stats TO fold_user;
+SET ROLE fold_owner;
+CREATE TABLE app.docs (
+    id        bigint PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    owner_id  uuid NOT NULL,
+    body      text NOT NULL
+);
+CREATE INDEX ON app.docs (tenant_id, id);
+SELECT tenancy.protect('app.docs', resource_type => 'doc', owner_column => 'owner_id', id_column => 'id');
+GRANT SELECT ON app.docs TO fold_user;
+RESET ROLE;
+-- prod: rows 1-8, dan owns 2 and 5; staging: rows 9-12, 10 shared with dan.
+INSERT INTO app.docs
+SELECT g, CASE WHEN g <= 8 THEN :'prod'::uuid ELSE :'staging'::uuid END,
+       CASE WHEN g IN (2, 5) THEN :'dan'::uuid ELSE :'admin'::uuid END, 'doc ' || g
+FROM generate_series(1, 12) g;
+INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, resource_id, user_id, actions)
+VALUES (:'acme', :'staging', 'doc', '10', :'dan', '{read}');
+ANALYZE app.docs;
+
+SELECT :'vic' || '/' || :'prod' AS vic_prod, :'dan' || '/' || :'prod' AS dan_prod,
+       :'dan' || '/' || :'staging' AS dan_staging \gset
+-- How often resource_allows() ran: PostgreSQL 15 keeps a backend's function
+-- counts pending across transactions, so each figure is a difference.
+CREATE FUNCTION pg_temp.row_checks() RETURNS bigint LANGUAGE sql AS $$
+    SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions
+    WHERE schemaname = 'tenancy' AND funcname = 'resource_allows' $$;
+
+SET ROLE fold_user;
+
+--
+-- The reader: the same rows with and without the per-row call, whatever
+-- the scan.  dan, who reads only what he owns, keeps the check.  Each query
+-- is planned afresh, under its own context.
+--
+CREATE FUNCTION pg_temp.reads(ctx text, scan text) RETURNS TABLE (rows text, row_checks bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := pg_temp.row_checks();
+BEGIN
+    PERFORM set_config('tenancy.context', ctx, true);
+    PERFORM set_config('enable_seqscan', (scan = 'seq')::text, true);
+    PERFORM set_config('enable_indexscan', (scan = 'index')::text, true);
+    PERFORM set_config('enable_bitmapscan', (scan = 'bitmap')::text, true);
+    EXECUTE 'SELECT string_agg(id::text, '','' ORDER BY id) FROM app.docs WHERE id > 0' INTO rows;
+    row_checks := pg_temp.row_checks() - before;
+    RETURN NEXT;
+END $$;
+BEGIN;
+SELECT 'vic ' || s AS reader, r.* FROM unnest(ARRAY['seq', 'index', 'bitmap']) s, pg_temp.reads(:'vic_prod', s) r;
+SELECT 'dan ' || s AS owner, r.* FROM unnest(ARRAY['seq', 'index', 'bitmap']) s, pg_temp.reads(:'dan_prod', s) r;
+SELECT 'dan staging' AS shared, r.* FROM pg_temp.reads(:'dan_staging', 'seq') r;
+ROLLBACK;
+-- A point lookup and a page, each without the call.
+BEGIN;
+SELECT pg_temp.row_checks() AS before \gset
+SELECT tenancy.set_context(:'vic', :'prod');
+SELECT id, body FROM app.docs WHERE id = 5;
+SELECT id FROM app.docs ORDER BY id DESC LIMIT 3;
+SELECT pg_temp.row_checks() - :before AS row_checks;
+ROLLBACK;
+
+--
+-- Attack: a cursor opened by the reader, fetched after switching to dan.
+-- The scan started with its shortcut (and it streams: no sort reads ahead
+-- under the reader); it must check each row for dan from then on.
+--
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT tenancy.set_context(:'vic', :'prod');
+DECLARE c CURSOR FOR SELECT id FROM app.docs ORDER BY id;
+SELECT pg_temp.row_checks() AS before \gset
+FETCH 2 FROM c;
+SELECT pg_temp.row_checks() - :before AS row_checks_for_vic;
+SELECT tenancy.set_context(:'dan', :'prod');
+FETCH ALL FROM c;
+SELECT pg_temp.row_checks() - :before AS row_checks_for_dan;
+CLOSE c;
+-- Switching to another tenant before the scan starts.
+SELECT tenancy.set_context(:'vic', :'prod');
+DECLARE c2 CURSOR FOR SELECT id FROM app.docs ORDER BY id;
+SELECT tenancy.set_context(:'dan', :'staging');
+FETCH ALL FROM c2;
+ROLLBACK;
+
+--
+-- Attack: the query switches the context itself, in a CTE that runs before
+-- the scan (the scan is an InitPlan, started with the rest of the query).
+--
+BEGIN;
+SELECT tenancy.set_context(:'vic', :'prod');
+WITH switch AS MATERIALIZED (SELECT set_config('tenancy.context', :'dan_prod', true) AS ctx)
+SELECT (SELECT string_agg(id::text, ',' ORDER BY id) FROM app.docs) AS rows_seen FROM switch;
+ROLLBACK;
+
+--
+-- A plan prepared and first run by the reader, run again for dan: the
+-- shortcut is decided at every execution.
+--
+BEGIN;
+SELECT tenancy.set_context(:'vic', :'prod');
+PREPARE q AS SELECT string_agg(id::text, ',' ORDER BY id) FROM app.docs;
+SELECT pg_temp.row_checks() AS before \gset
+EXECUTE q;
+SELECT pg_temp.row_checks() - :before AS row_checks_for_vic;
+SELECT tenancy.set_context(:'dan', :'prod');
+EXECUTE q;
+SELECT pg_temp.row_checks() - :before AS row_checks_for_dan;
+-- And a revoke in the same transaction is honoured by the next statement.
+SELECT tenancy.set_context(:'vic', :'prod');
+EXECUTE q;
+RESET ROLE;
+SELECT tenancy.revoke_role('viewer', tenant => :'prod', user_id => :'vic') AS revoked;
+SET ROLE fold_user;
+EXECUTE q;
+DEALLOCATE q;
+ROLLBACK;
+
+RESET ROLE;
+DROP SCHEMA app CASCADE;
+DROP ROLE fold_owner;
+DROP FUNCTION pg_temp.reads(text, text);
+REVOKE pg_read_all_stats FROM fold_user;
+DROP ROLE fold_user;
+DROP EXTENSION pg_tenancy;
