@@ -66,6 +66,20 @@ tenancy_catalog_init(void)
 	CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
 }
 
+/*
+ * The catalog, or NULL when the extension is not installed in this
+ * database: what the hooks ask on every statement, at no cost once found.
+ */
+const TenancyCatalog *
+tenancy_catalog_if_installed(void)
+{
+	if (catalog_valid)
+		return &catalog;
+	if (!OidIsValid(get_namespace_oid(TENANCY_SCHEMA, true)))
+		return NULL;
+	return tenancy_catalog();
+}
+
 const TenancyCatalog *
 tenancy_catalog(void)
 {

@@ -95,6 +95,8 @@ typedef struct TenancyCatalog
 
 /* The catalog of the installed extension; errors if it is not installed. */
 extern const TenancyCatalog *tenancy_catalog(void);
+/* The same, or NULL when it is not installed. */
+extern const TenancyCatalog *tenancy_catalog_if_installed(void);
 extern void tenancy_catalog_init(void);
 
 #endif							/* PG_TENANCY_CATALOG_H */

@@ -603,11 +603,13 @@ typedef struct RowMemo
 	Datum		permission;		/* the argument it was computed for */
 	char	   *permission_text;	/* and its text */
 	bool		has_context;
-	pg_uuid_t	user;
+	TenancyContext ctx;
 	int			nvisible;
 	pg_uuid_t  *visible;
+	bool		roles_known;	/* the lists below, made on first need */
 	int			nroles;
 	pg_uuid_t  *roles;
+	pg_uuid_t	current_tenant; /* the one visible tenant, when there is one */
 	SharesMemo	shares;
 } RowMemo;
 
@@ -648,13 +650,11 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
 		bool		for_write = !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
 		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		TenancyContext ctx;
 		PermEntry	e;
 
-		parse_checked(permission, &e);
 		if (memo == NULL)
 			memo = palloc0(sizeof(RowMemo));
-		memo->has_context = tenancy_context_get(&ctx);
+		memo->has_context = tenancy_context_get(&memo->ctx);
 		if (!memo->has_context && for_write)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -663,11 +663,22 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 							   permission),
 					 errhint("Call tenancy.set_context() in this transaction first.")));
 		memo->nvisible = memo->nroles = 0;
-		if (memo->has_context)
+		memo->roles_known = false;
+		if (!memo->has_context)
+			parse_checked(permission, &e);
+		else if (memo->ctx.has_tenant)
 		{
-			memo->user = ctx.user;
-			memo->nvisible = context_tenant_list(&ctx, &e, &memo->visible);
-			memo->nroles = context_tenant_list(&ctx, NULL, &memo->roles);
+			/* The answer the policies share, kept across statements. */
+			if (tenancy_context_tenant_answer(permission, &memo->current_tenant))
+			{
+				memo->visible = &memo->current_tenant;
+				memo->nvisible = 1;
+			}
+		}
+		else
+		{
+			parse_checked(permission, &e);
+			memo->nvisible = context_tenant_list(&memo->ctx, &e, &memo->visible);
 		}
 		/* The share list is made on first need: most rows never ask. */
 		memo->shares.permission = NULL;
@@ -683,9 +694,19 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 	if (uuid_in_list(tenant, memo->visible, memo->nvisible))
 		PG_RETURN_BOOL(true);
 	if (!PG_ARGISNULL(1) &&
-		memcmp(PG_GETARG_UUID_P(1), &memo->user, UUID_LEN) == 0 &&
-		uuid_in_list(tenant, memo->roles, memo->nroles))
-		PG_RETURN_BOOL(true);
+		memcmp(PG_GETARG_UUID_P(1), &memo->ctx.user, UUID_LEN) == 0)
+	{
+		if (!memo->roles_known)
+		{
+			MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+			memo->nroles = context_tenant_list(&memo->ctx, NULL, &memo->roles);
+			memo->roles_known = true;
+			MemoryContextSwitchTo(old);
+		}
+		if (uuid_in_list(tenant, memo->roles, memo->nroles))
+			PG_RETURN_BOOL(true);
+	}
 	if (PG_ARGISNULL(2))
 		PG_RETURN_BOOL(false);
 	if (memo->shares.permission == NULL)
@@ -1047,12 +1068,12 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 				ParamListInfo boundParams)
 {
 	TenancyContext ctx;
+	const TenancyCatalog *cat;
 
 	/* Only a plan made while a tenant is set can carry the hook's condition. */
 	if (tenancy_context_get(&ctx) && ctx.has_tenant &&
-		OidIsValid(get_namespace_oid("tenancy", true)))
-		(void) query_tree_walker(parse, prune_walker,
-								 (void *) tenancy_catalog(),
+		(cat = tenancy_catalog_if_installed()) != NULL)
+		(void) query_tree_walker(parse, prune_walker, (void *) cat,
 								 QTW_EXAMINE_RTES_BEFORE);
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
