@@ -56,6 +56,7 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		relid == catalog.memberships || relid == catalog.team_members ||
 		relid == catalog.role_assignments || relid == catalog.roles ||
 		relid == catalog.shares || relid == catalog.actions ||
+		relid == catalog.member_facts ||
 		relid == catalog.resource_types)
 		catalog_valid = false;
 }
@@ -106,6 +107,8 @@ tenancy_catalog(void)
 	c.memberships_user_idx = lookup_rel(nsp, "memberships_user_idx");
 	c.team_members = lookup_rel(nsp, "team_members");
 	c.team_members_user_idx = lookup_rel(nsp, "team_members_user_idx");
+	c.member_facts = lookup_rel(nsp, "_member_facts");
+	c.member_facts_pkey = lookup_rel(nsp, "_member_facts_pkey");
 	c.role_assignments = lookup_rel(nsp, "role_assignments");
 	c.role_assignments_user_idx = lookup_rel(nsp, "role_assignments_user_idx");
 	c.role_assignments_team_idx = lookup_rel(nsp, "role_assignments_team_idx");
@@ -178,6 +181,12 @@ tenancy_catalog(void)
 	verify_attnum(c.team_members, "team_id", Anum_team_members_team_id);
 	verify_attnum(c.team_members, "org_id", Anum_team_members_org_id);
 	verify_attnum(c.team_members, "user_id", Anum_team_members_user_id);
+	verify_attnum(c.member_facts, "org_id", Anum_member_facts_org_id);
+	verify_attnum(c.member_facts, "user_id", Anum_member_facts_user_id);
+	verify_attnum(c.member_facts, "role_id", Anum_member_facts_role_id);
+	verify_attnum(c.member_facts, "expires_at", Anum_member_facts_expires_at);
+	verify_attnum(c.member_facts, "active", Anum_member_facts_active);
+	verify_attnum(c.member_facts, "teams", Anum_member_facts_teams);
 	verify_attnum(c.role_assignments, "org_id", Anum_role_assignments_org_id);
 	verify_attnum(c.role_assignments, "role_id", Anum_role_assignments_role_id);
 	verify_attnum(c.role_assignments, "tenant_id", Anum_role_assignments_tenant_id);

@@ -28,6 +28,13 @@
 #define Anum_team_members_team_id		1
 #define Anum_team_members_org_id		2
 #define Anum_team_members_user_id		3
+/* tenancy._member_facts */
+#define Anum_member_facts_org_id		1
+#define Anum_member_facts_user_id		2
+#define Anum_member_facts_role_id		3
+#define Anum_member_facts_expires_at	4
+#define Anum_member_facts_active		5
+#define Anum_member_facts_teams			6
 /* tenancy.role_assignments */
 #define Anum_role_assignments_org_id	2
 #define Anum_role_assignments_role_id	3
@@ -69,6 +76,8 @@ typedef struct TenancyCatalog
 	Oid			memberships_user_idx;
 	Oid			team_members;
 	Oid			team_members_user_idx;
+	Oid			member_facts;
+	Oid			member_facts_pkey;
 	Oid			role_assignments;
 	Oid			role_assignments_user_idx;
 	Oid			role_assignments_team_idx;

@@ -17,7 +17,10 @@
  * every row of a statement and the same one statement_timestamp() gives SQL.
  * No SPI is used: every read is an index scan with the active snapshot,
  * index-only where the heap page is all-visible: the indexes a check reads
- * carry the columns it needs (see 20_schema.sql).
+ * carry the columns it needs (see 20_schema.sql).  A check reads the
+ * tenant's organization, then the member's facts (membership, role, expiry,
+ * activation and teams: one entry of _member_facts, see 35_member_facts.sql),
+ * then the assignments to the user and to each team on the tenant.
  */
 #include "postgres.h"
 
@@ -81,6 +84,7 @@ typedef struct ResolveState
 	bool		org_known;		/* the tenant was found, org is set */
 	bool		found;			/* scratch result of one lookup */
 	bool		org_admin;		/* rule 1 applies */
+	bool		teams_known;	/* teams came with the member's facts */
 	List	   *teams;			/* pg_uuid_t * of the user's teams */
 	List	   *roles;			/* pg_uuid_t * of the roles that apply */
 	PermSetBuilder builder;
@@ -312,18 +316,42 @@ visit_user(ScanRow *row, void *arg)
 	return false;
 }
 
+/*
+ * A member's facts (see 35_member_facts.sql): an unexpired membership of an
+ * active user, its role, and its teams when there are few enough to carry.
+ */
 static bool
-visit_membership(ScanRow *row, void *arg)
+visit_member(ScanRow *row, void *arg)
 {
 	ResolveState *st = arg;
+	bool		isnull;
+	Datum		d;
 	pg_uuid_t  *role;
 
-	if (expired(row, Anum_memberships_expires_at, st))
+	if (expired(row, Anum_member_facts_expires_at, st))
+		return false;
+	d = row_getattr(row, Anum_member_facts_active, &isnull);
+	if (isnull || !DatumGetBool(d))
 		return false;
 	st->found = true;
-	role = copy_uuid_attr(row, Anum_memberships_role_id);
+	role = copy_uuid_attr(row, Anum_member_facts_role_id);
 	if (uuid_equal(role, get_org_admin_role()))
 		st->org_admin = true;
+	d = row_getattr(row, Anum_member_facts_teams, &isnull);
+	st->teams_known = !isnull;
+	if (!isnull)
+	{
+		/* A copy: the datum may point into the index page. */
+		ArrayType  *teams = DatumGetArrayTypePCopy(d);
+		Datum	   *elems;
+		int			n;
+		int			i;
+
+		deconstruct_array(teams, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR,
+						  &elems, NULL, &n);
+		for (i = 0; i < n; i++)
+			st->teams = lappend(st->teams, DatumGetUUIDP(elems[i]));
+	}
 	return false;
 }
 
@@ -563,32 +591,27 @@ resolve_rules(ResolveState *st, const pg_uuid_t *user, const pg_uuid_t *tenant)
 		return permset_empty();
 
 	/*
-	 * A member of that organization (asked first: most questions about
-	 * someone else's tenant end here) ...
+	 * An active member of that organization, and their teams, in one index
+	 * entry (most questions about someone else's tenant end here).
 	 */
 	st->found = false;
-	uuid_key(&keys[0], Anum_memberships_org_id, &st->org);
-	uuid_key(&keys[1], Anum_memberships_user_id, user);
-	scan_index(st, st->cat->memberships, st->cat->memberships_pkey,
-			   keys, 2, visit_membership, st);
-	if (!st->found)
-		return permset_empty();
-
-	/* ... who is active. */
-	st->found = false;
-	uuid_key(&keys[0], Anum_users_id, user);
-	scan_index(st, st->cat->users, st->cat->users_pkey,
-			   keys, 1, visit_user, st);
+	uuid_key(&keys[0], Anum_member_facts_org_id, &st->org);
+	uuid_key(&keys[1], Anum_member_facts_user_id, user);
+	scan_index(st, st->cat->member_facts, st->cat->member_facts_pkey,
+			   keys, 2, visit_member, st);
 	if (!st->found)
 		return permset_empty();
 	if (st->org_admin)
 		return permset_everything();
 
-	/* The user's teams in the organization. */
-	uuid_key(&keys[0], Anum_team_members_org_id, &st->org);
-	uuid_key(&keys[1], Anum_team_members_user_id, user);
-	scan_index(st, st->cat->team_members, st->cat->team_members_user_idx,
-			   keys, 2, visit_team_member, st);
+	/* Too many teams to carry there: read them. */
+	if (!st->teams_known)
+	{
+		uuid_key(&keys[0], Anum_team_members_org_id, &st->org);
+		uuid_key(&keys[1], Anum_team_members_user_id, user);
+		scan_index(st, st->cat->team_members, st->cat->team_members_user_idx,
+				   keys, 2, visit_team_member, st);
+	}
 
 	/* Rule 1 through a team: the team holds organization admin. */
 	if (team_is_org_admin(st, &st->org, st->teams))
