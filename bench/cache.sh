@@ -83,6 +83,14 @@ FROM tenancy.cache_stats();
 SELECT 'miss_us ' || pg_temp.median_cold_ms('SELECT count(*) FROM pairs WHERE tenancy.has_permission(u, t, ''doc:read'')', 5) * 1000 / (SELECT count(*) FROM pairs);
 SELECT 'miss_rate ' || round(misses::numeric / (hits + misses), 4) FROM tenancy.cache_stats();
 SELECT 'sql_us ' || pg_temp.median_ms('SELECT count(*) FROM pairs WHERE n <= 2000 AND tenancy_ref.has_permission(u, t, ''doc:read'')', 3) * 1000 / (SELECT count(*) FROM pairs WHERE n <= 2000);
+-- The baseline for scale: PostgreSQL's own index probes, the first two a
+-- check makes (the tenant's organization, then the member), one nested loop
+-- over the same pairs, nothing of pg_tenancy's code in between.
+SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off;
+SET enable_memoize = off; SET join_collapse_limit = 1;
+SELECT 'probe_us ' || pg_temp.median_ms('SELECT count(f.user_id) FROM pairs p JOIN tenancy.tenants t ON t.id = p.t LEFT JOIN tenancy._member_facts f ON f.org_id = t.org_id AND f.user_id = p.u', 7) * 1000 / (SELECT count(*) FROM pairs);
+RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
+RESET enable_memoize; RESET join_collapse_limit;
 SELECT 'pairs ' || count(*) FROM pairs;
 SELECT 'granted ' || count(*) FILTER (WHERE tenancy.has_permission(u, t, 'doc:read')) FROM pairs;
 -- The cap under a working set larger than it.
@@ -128,11 +136,12 @@ for d in $DATASETS; do
     LINES+=("BENCH check_miss_$d speedup_vs_sql=$(ratio "$sql" "$miss") us=$miss")
     LINES+=("BENCH memory_$d bytes_per_entry=${R[$d.bytes_per_entry]} memory_per_entry=${R[$d.memory_per_entry]}")
     LINES+=("BENCH cap_$d capacity=${R[$d.capped_capacity]} bytes=${R[$d.capped_bytes]} memory=${R[$d.capped_memory]} entries=${R[$d.capped_entries]} evictions=${R[$d.capped_evictions]}")
-    eval "HIT_$d=$hit MISS_$d=$miss"
+    eval "HIT_$d=$hit MISS_$d=$miss PROBE_$d=$(us "${R[$d.probe_us]}" "${R[$d.scan_us]}")"
 done
 if [ "${SCALE:-}" != small ]; then
     LINES+=("BENCH scale_hit large_over_small=$(ratio "$HIT_large" "$HIT_small")")
     LINES+=("BENCH scale_miss large_over_small=$(ratio "$MISS_large" "$MISS_small")")
+    LINES+=("BENCH scale_probe_baseline large_over_small=$(ratio "$PROBE_large" "$PROBE_small") small_us=$PROBE_small large_us=$PROBE_large")
 fi
 
 # pgbench ------------------------------------------------------------------
