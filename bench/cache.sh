@@ -6,7 +6,9 @@
 #     on the same data in the same run;
 #  2. scale: the same on a small (1,000 users, 100 tenants) and a large
 #     (1,000,000 users, 100,000 tenants, 10,000 teams, ~5,000,000
-#     assignments) hierarchy, as the ratio large/small;
+#     assignments) hierarchy, as the ratio large/small, beside the same
+#     ratio for PostgreSQL's own index probes (the first two lookups of a
+#     check, as a plain-SQL nested loop over the same pairs);
 #  3. memory: bytes per cached entry, and the cap held under a working set
 #     larger than it;
 #  4. pgbench, 8 clients: set context + protected select + protected insert
