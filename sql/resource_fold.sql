@@ -15,6 +15,7 @@ CREATE EXTENSION pg_tenancy;
 \set VERBOSITY terse
 SET search_path = public;
 SET track_functions = 'all';
+\i test/regress/attack_helpers.psql
 
 -- A list of ids, or how many when there are more than ten.
 CREATE FUNCTION pg_temp.ids(ids bigint[]) RETURNS text LANGUAGE sql AS $$
@@ -103,9 +104,10 @@ SELECT pg_temp.row_checks() - :before AS point_row_checks;
 ROLLBACK;
 
 --
--- Attack: a cursor opened by the reader, fetched after switching to dan.
--- The scan started with its shortcut (and it streams: no sort reads ahead
--- under the reader); it must check each row for dan from then on.
+-- Attack: change the context under a scan that started without the check.
+-- PostgreSQL's scan loop keeps the filter it started a call with, so the
+-- check could not be put back in time: the change is refused, from a
+-- statement run while a cursor is open and from inside the query itself.
 --
 BEGIN;
 SET LOCAL enable_seqscan = off;
@@ -115,25 +117,35 @@ DECLARE c CURSOR FOR SELECT id FROM app.docs ORDER BY id;
 SELECT pg_temp.row_checks() AS before \gset
 FETCH 2 FROM c;
 SELECT pg_temp.row_checks() - :before AS row_checks_for_vic;
-SELECT tenancy.set_context(:'dan', :'prod');
-FETCH ALL FROM c;
-SELECT pg_temp.row_checks() - :before AS row_checks_for_dan;
+SELECT atk.try(format('SELECT tenancy.set_context(%L, %L)', :'dan', :'prod')) AS switch_under_cursor;
+SELECT atk.try(format('SET LOCAL tenancy.context = %L', :'dan_staging')) AS set_under_cursor;
+-- The cursor goes on as vic; closed, the context may change.
+FETCH 3 FROM c;
 CLOSE c;
--- Switching to another tenant before the scan starts.
-SELECT tenancy.set_context(:'vic', :'prod');
-DECLARE c2 CURSOR FOR SELECT id FROM app.docs ORDER BY id;
-SELECT tenancy.set_context(:'dan', :'staging');
-FETCH ALL FROM c2;
+SELECT tenancy.set_context(:'dan', :'prod');
+SELECT pg_temp.ids(array_agg(id ORDER BY id)) AS dan_sees FROM app.docs;
 ROLLBACK;
 
---
--- Attack: the query switches the context itself, in a CTE that runs before
--- the scan (the scan is an InitPlan, started with the rest of the query).
---
+-- From inside the query: a CTE that runs before the scan (an InitPlan
+-- started with the rest of the query), and a function in the filter,
+-- called on each row, that would switch to dan and then look at the rows.
+CREATE FUNCTION pg_temp.switch_and_peek(ctx text, id bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('tenancy.context', ctx, true);
+    RAISE NOTICE 'peeked at %', id;
+    RETURN false;
+END $$;
 BEGIN;
 SELECT tenancy.set_context(:'vic', :'prod');
-WITH switch AS MATERIALIZED (SELECT set_config('tenancy.context', :'dan_prod', true) AS ctx)
-SELECT (SELECT pg_temp.ids(array_agg(id ORDER BY id)) FROM app.docs) AS rows_seen FROM switch;
+SELECT atk.try(format($q$
+    WITH switch AS MATERIALIZED (SELECT set_config('tenancy.context', %L, true) AS ctx)
+    SELECT (SELECT count(*) FROM app.docs) FROM switch $q$, :'dan_prod')) AS switch_in_cte;
+-- (IS NOT NULL: the planner then expects enough rows for the scan to go
+-- without the check.)
+SELECT atk.try(format('SELECT count(*) FROM app.docs WHERE pg_temp.switch_and_peek(%L, id) IS NOT NULL',
+                      :'dan_prod')) AS switch_in_filter;
+SELECT tenancy.current_user_id() = :'vic' AS still_vic;
 ROLLBACK;
 
 --
@@ -163,6 +175,8 @@ RESET ROLE;
 DROP SCHEMA app CASCADE;
 DROP ROLE fold_owner;
 DROP FUNCTION pg_temp.reads(text, text);
+DROP FUNCTION pg_temp.switch_and_peek(text, bigint);
+DROP SCHEMA atk CASCADE;
 REVOKE pg_read_all_stats FROM fold_user;
 DROP ROLE fold_user;
 DROP EXTENSION pg_tenancy;

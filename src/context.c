@@ -143,6 +143,21 @@ check_context(char **newval, void **extra, GucSource source)
 	const char *value = *newval;
 	bool		leftover;
 
+	/*
+	 * A scan that runs without its per-row resource check (fold.c) relies on
+	 * the context in force when it started, and PostgreSQL's scan loop keeps
+	 * its filter for the length of a call: the full filter could not be put
+	 * back in time.  Refuse to change the context under it.
+	 */
+	if (tenancy_fold_active())
+	{
+		GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+		GUC_check_errmsg("cannot change the tenancy context while a query that relies on it is running");
+		GUC_check_errdetail("A scan of a protected table started under the current context is still open.");
+		GUC_check_errhint("Close the cursor first, or set the context before the query.");
+		return false;
+	}
+
 	memset(&result, 0, sizeof(result));
 	result.generation = NEVER_VALID;
 	result.expires = DT_NOEND;

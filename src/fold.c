@@ -26,17 +26,21 @@
  * is rebuilt without the call.  The plan is not changed; the next execution
  * decides again for its own context.
  *
- * The decision stands for as long as the context does.  When the context
- * changes while such a scan is open (a cursor fetched after set_context(),
- * or a function of the query itself calling it), every scan gets its full
- * filter back before the new context takes effect, and the per-row call
- * decides for the new context, exactly as if nothing had been taken out.
+ * The decision stands for as long as the context does, so the context may
+ * not change while such a scan is open: SET and set_config() (and so
+ * set_context()) are refused then, whether from a statement run while a
+ * cursor is open or from a function the query itself calls.  A scan's filter
+ * cannot be swapped back under a running scan loop, which keeps the filter
+ * it started a call with.  Where the context changes without being checked
+ * (RESET ALL, a rollback to a savepoint, the end of a function's SET
+ * clause), every scan gets its full filter back as well.
  */
 #include "postgres.h"
 
 #include "executor/executor.h"
 #include "lib/ilist.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -89,6 +93,17 @@ forget_estate(void *arg)
 	}
 }
 
+/* Whether a scan that relies on the current context is open. */
+bool
+tenancy_fold_active(void)
+{
+	return !dlist_is_empty(&folded_scans);
+}
+
+/*
+ * The context changed all the same (RESET ALL, a rollback, a function's SET
+ * clause ending): every scan gets its full filter back.
+ */
 void
 tenancy_fold_context_changed(void)
 {
@@ -197,7 +212,8 @@ fold_scan(PlanState *ps, Index scanrelid, List *index_quals, FoldWalk *walk)
 	MemoryContext old;
 	FoldedScan *f;
 
-	if (ps->plan->plan_rows < FOLD_MIN_ROWS)
+	/* A SubPlan in the filter would be initialized a second time. */
+	if (ps->plan->plan_rows < FOLD_MIN_ROWS || contain_subplans((Node *) filter))
 		return;
 	foreach(lc, filter)
 	{

@@ -19,5 +19,6 @@ extern bool tenancy_context_tenant_answer(const char *permission,
 /* fold.c */
 extern void tenancy_fold_init(void);
 extern void tenancy_fold_context_changed(void);
+extern bool tenancy_fold_active(void);
 
 #endif							/* PG_TENANCY_POLICY_H */

@@ -32,8 +32,9 @@ CREATE TABLE tenancy._member_facts (
 COMMENT ON TABLE tenancy._member_facts IS
     'Derived: each membership with its user''s activation and its teams, for resolution; kept by triggers.';
 
+-- VOLATILE: read with a snapshot of its own statement (see below).
 CREATE FUNCTION tenancy._member_teams(p_org uuid, p_user uuid) RETURNS uuid[]
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN count(*) > 32 THEN NULL
@@ -42,22 +43,44 @@ AS $$
     WHERE tm.org_id = p_org AND tm.user_id = p_user
 $$;
 
+-- Concurrency: each write recomputes from a statement of its own, after a
+-- lock that orders it after any concurrent writer of the same facts, so that
+-- under READ COMMITTED the recomputation sees what the other one committed
+-- (under REPEATABLE READ the second writer gets a serialization failure).
+-- The user's row is read FOR SHARE, which waits for a concurrent
+-- (de)activation and makes a later one wait for this transaction.
 CREATE FUNCTION tenancy._member_facts_sync() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    user_active boolean;
 BEGIN
     IF TG_TABLE_NAME = 'memberships' THEN
-        IF TG_OP = 'INSERT' THEN
-            -- The user may come back after the membership in a restore.
-            INSERT INTO tenancy._member_facts (org_id, user_id, role_id, expires_at, active, teams)
-            VALUES (NEW.org_id, NEW.user_id, NEW.role_id, NEW.expires_at,
-                    coalesce((SELECT u.active FROM tenancy.users u WHERE u.id = NEW.user_id), true),
-                    tenancy._member_teams(NEW.org_id, NEW.user_id));
-        ELSE
-            -- A new key has reached the row through the foreign key.
+        IF TG_OP = 'UPDATE' AND OLD.org_id = NEW.org_id AND OLD.user_id = NEW.user_id THEN
             UPDATE tenancy._member_facts f
             SET role_id = NEW.role_id, expires_at = NEW.expires_at
+            WHERE f.org_id = NEW.org_id AND f.user_id = NEW.user_id;
+            RETURN NULL;
+        END IF;
+        -- A new membership, or one given to another user or organization
+        -- (the foreign key has carried the row's key along): everything
+        -- again.  A user restored after their memberships counts as
+        -- inactive until their row arrives (see the users branch).
+        SELECT u.active INTO user_active FROM tenancy.users u
+        WHERE u.id = NEW.user_id FOR SHARE;
+        IF TG_OP = 'INSERT' THEN
+            -- No team row can name a membership before it exists.
+            INSERT INTO tenancy._member_facts (org_id, user_id, role_id, expires_at, active, teams)
+            VALUES (NEW.org_id, NEW.user_id, NEW.role_id, NEW.expires_at,
+                    coalesce(user_active, false), '{}');
+        ELSE
+            PERFORM FROM tenancy._member_facts f
+            WHERE f.org_id = NEW.org_id AND f.user_id = NEW.user_id FOR UPDATE;
+            UPDATE tenancy._member_facts f
+            SET role_id = NEW.role_id, expires_at = NEW.expires_at,
+                active = coalesce(user_active, false),
+                teams = tenancy._member_teams(NEW.org_id, NEW.user_id)
             WHERE f.org_id = NEW.org_id AND f.user_id = NEW.user_id;
         END IF;
     ELSIF TG_TABLE_NAME = 'users' THEN
@@ -71,6 +94,8 @@ BEGIN
         -- team_members: the member before the change and after it.  A row
         -- going with its membership (a cascade) leaves nothing to update.
         IF TG_OP <> 'INSERT' THEN
+            PERFORM FROM tenancy._member_facts f
+            WHERE f.org_id = OLD.org_id AND f.user_id = OLD.user_id FOR UPDATE;
             UPDATE tenancy._member_facts f
             SET teams = tenancy._member_teams(OLD.org_id, OLD.user_id)
             WHERE f.org_id = OLD.org_id AND f.user_id = OLD.user_id
@@ -78,6 +103,8 @@ BEGIN
                           WHERE m.org_id = OLD.org_id AND m.user_id = OLD.user_id);
         END IF;
         IF TG_OP <> 'DELETE' THEN
+            PERFORM FROM tenancy._member_facts f
+            WHERE f.org_id = NEW.org_id AND f.user_id = NEW.user_id FOR UPDATE;
             UPDATE tenancy._member_facts f
             SET teams = tenancy._member_teams(NEW.org_id, NEW.user_id)
             WHERE f.org_id = NEW.org_id AND f.user_id = NEW.user_id;
@@ -105,7 +132,9 @@ DECLARE
     n bigint;
 BEGIN
     LOCK TABLE tenancy.memberships, tenancy.users, tenancy.team_members IN SHARE MODE;
-    DELETE FROM tenancy._member_facts;
+    -- TRUNCATE, so that every backend's cached decisions are dropped too
+    -- (80_cache.sql): they may have been made from the facts replaced here.
+    TRUNCATE tenancy._member_facts;
     INSERT INTO tenancy._member_facts (org_id, user_id, role_id, expires_at, active, teams)
     SELECT m.org_id, m.user_id, m.role_id, m.expires_at, u.active,
            CASE WHEN t.n > 32 THEN NULL ELSE coalesce(t.teams, '{}') END

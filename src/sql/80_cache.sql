@@ -85,3 +85,8 @@ COMMENT ON FUNCTION tenancy.cache_reset() IS
 CREATE FUNCTION tenancy._cache_bucket(id uuid) RETURNS integer
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_cache_bucket_sql';
+
+-- tenancy.rebuild_member_facts() empties the derived member facts with
+-- TRUNCATE: decisions made from them are dropped everywhere.
+CREATE TRIGGER invalidate_cache_truncate AFTER TRUNCATE ON tenancy._member_facts
+    FOR EACH STATEMENT EXECUTE FUNCTION tenancy._invalidate_cache();
