@@ -142,7 +142,7 @@ SELECT atk.try(format($q$
     WITH switch AS MATERIALIZED (SELECT set_config('tenancy.context', %L, true) AS ctx)
     SELECT (SELECT count(*) FROM app.docs) FROM switch $q$, :'dan_prod')) AS switch_in_cte;
 -- (IS NOT NULL: the planner then expects enough rows for the scan to go
--- without the check.)
+-- without the check; a bare boolean function would count for a third.)
 SELECT atk.try(format('SELECT count(*) FROM app.docs WHERE pg_temp.switch_and_peek(%L, id) IS NOT NULL',
                       :'dan_prod')) AS switch_in_filter;
 SELECT tenancy.current_user_id() = :'vic' AS still_vic;

@@ -66,10 +66,12 @@ static ExecutorStart_hook_type prev_executor_start = NULL;
 
 /*
  * Rebuilding a scan's filter costs about what 25 calls of the check do
- * (measured on a point lookup): a scan expected to return fewer rows keeps
- * its call.
+ * (measured on a point lookup), so a scan that few rows reach keeps its
+ * call.  The planner's estimate of a scan's rows is taken after its filter,
+ * where it counts the call itself as passing a third of them (PostgreSQL's
+ * guess for a boolean function): 8 stands for about 25.
  */
-#define FOLD_MIN_ROWS	25
+#define FOLD_MIN_ROWS	8
 
 typedef struct FoldWalk
 {

@@ -46,7 +46,6 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
-#include "nodes/supportnodes.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "optimizer/optimizer.h"
@@ -220,7 +219,6 @@ PG_FUNCTION_INFO_V1(tenancy_visible_tenants);
 PG_FUNCTION_INFO_V1(tenancy_writable_tenants);
 PG_FUNCTION_INFO_V1(tenancy_context_tenant);
 PG_FUNCTION_INFO_V1(tenancy_resource_allows_row);
-PG_FUNCTION_INFO_V1(tenancy_resource_allows_support);
 PG_FUNCTION_INFO_V1(tenancy_has_permission_current);
 
 /* tenancy.visible_tenants(permission text) returns uuid[] */
@@ -723,26 +721,6 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 						PG_GETARG_DATUM(2), fcinfo->flinfo->fn_mcxt);
 	PG_RETURN_BOOL(tenancy_shares_contain(memo->shares.shares, memo->shares.n,
 										  tenant, id, strlen(id)));
-}
-
-/*
- * The planner's estimate for resource_allows(): the planner hook writes the
- * call only into plans made while the context reads the whole tenant, where
- * every row of the tenant passes it.  Without this, PostgreSQL's default
- * guess for a boolean function (a third of the rows) would make a reader's
- * scan look three times smaller than it is, to the planner and to fold.c.
- */
-Datum
-tenancy_resource_allows_support(PG_FUNCTION_ARGS)
-{
-	Node	   *req = (Node *) PG_GETARG_POINTER(0);
-
-	if (IsA(req, SupportRequestSelectivity))
-	{
-		((SupportRequestSelectivity *) req)->selectivity = 1.0;
-		PG_RETURN_POINTER(req);
-	}
-	PG_RETURN_POINTER(NULL);
 }
 
 /* tenancy.has_permission(tenant uuid, permission text): the current user */

@@ -102,17 +102,11 @@ AS 'MODULE_PATHNAME', 'tenancy_has_resource_permission_current';
 COMMENT ON FUNCTION tenancy.has_resource_permission(uuid, text, text, uuid) IS
     'Whether the current user may act on one resource: by a tenant-wide permission, as its owner, or through a share; false without a context.';
 
--- Its selectivity for the planner: 1 (see policy.c).
-CREATE FUNCTION tenancy._resource_allows_support(internal) RETURNS internal
-LANGUAGE C STRICT
-AS 'MODULE_PATHNAME', 'tenancy_resource_allows_support';
-
 -- Not STRICT: owner and id may be NULL (the table has no such column).
 CREATE FUNCTION tenancy.resource_allows(tenant uuid, owner uuid, id anyelement,
                                         permission text, for_write boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE C STABLE PARALLEL RESTRICTED
-SUPPORT tenancy._resource_allows_support
 AS 'MODULE_PATHNAME', 'tenancy_resource_allows_row';
 COMMENT ON FUNCTION tenancy.resource_allows(uuid, uuid, anyelement, text, boolean) IS
     'A resource-level policy''s conditions (tenant-wide permission, owner, share) in one call per row; what the planner puts in place of the policy when the plan reads the current tenant''s rows.';
