@@ -103,7 +103,6 @@ tenancy_catalog(void)
 	c.users = lookup_rel(nsp, "users");
 	c.users_pkey = lookup_rel(nsp, "users_pkey");
 	c.memberships = lookup_rel(nsp, "memberships");
-	c.memberships_pkey = lookup_rel(nsp, "memberships_pkey");
 	c.memberships_user_idx = lookup_rel(nsp, "memberships_user_idx");
 	c.team_members = lookup_rel(nsp, "team_members");
 	c.team_members_user_idx = lookup_rel(nsp, "team_members_user_idx");

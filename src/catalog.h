@@ -72,7 +72,6 @@ typedef struct TenancyCatalog
 	Oid			users;
 	Oid			users_pkey;
 	Oid			memberships;
-	Oid			memberships_pkey;
 	Oid			memberships_user_idx;
 	Oid			team_members;
 	Oid			team_members_user_idx;

@@ -42,8 +42,6 @@
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #include "catalog.h"
@@ -127,34 +125,6 @@ is_scan_var(Node *node, Index scanrelid)
 		((Var *) node)->varlevelsup == 0;
 }
 
-/* "col = tenancy.current_tenant_id()", col being the scan's attno. */
-static bool
-is_current_tenant_clause(Node *clause, Index scanrelid, AttrNumber attno,
-						 Oid current_tenant_fn)
-{
-	OpExpr	   *op;
-	Node	   *var;
-	Node	   *fn;
-	Oid			opfunc;
-
-	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
-		return false;
-	op = (OpExpr *) clause;
-	opfunc = OidIsValid(op->opfuncid) ? op->opfuncid : get_opcode(op->opno);
-	if (opfunc != F_UUID_EQ)
-		return false;
-	var = linitial(op->args);
-	fn = lsecond(op->args);
-	if (IsA(var, FuncExpr))
-	{
-		fn = linitial(op->args);
-		var = lsecond(op->args);
-	}
-	return is_scan_var(var, scanrelid) && ((Var *) var)->varattno == attno &&
-		IsA(fn, FuncExpr) && ((FuncExpr *) fn)->funcid == current_tenant_fn &&
-		((FuncExpr *) fn)->args == NIL;
-}
-
 static bool
 has_current_tenant_clause(List *quals, Index scanrelid, AttrNumber attno,
 						  Oid current_tenant_fn)
@@ -163,8 +133,11 @@ has_current_tenant_clause(List *quals, Index scanrelid, AttrNumber attno,
 
 	foreach(lc, quals)
 	{
-		if (is_current_tenant_clause(lfirst(lc), scanrelid, attno,
-									 current_tenant_fn))
+		Var		   *col = tenancy_current_tenant_clause(lfirst(lc),
+														current_tenant_fn);
+
+		if (col != NULL && is_scan_var((Node *) col, scanrelid) &&
+			col->varattno == attno)
 			return true;
 	}
 	return false;

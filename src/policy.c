@@ -55,6 +55,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -914,21 +915,37 @@ prune_implied_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 	}
 }
 
-/* "col = tenancy.current_tenant_id()": the restrictive hook's condition. */
-static bool
-match_current_tenant_qual(Node *qual, Oid fn, Var **col)
+/*
+ * "col = tenancy.current_tenant_id()" (either way round): the restrictive
+ * hook's condition, as the planner hook finds it in a query and fold.c in a
+ * plan.  Returns the column, or NULL.
+ */
+Var *
+tenancy_current_tenant_clause(Node *clause, Oid current_tenant_fn)
 {
-	List	   *args;
+	OpExpr	   *op;
+	Node	   *var;
+	Node	   *fn;
+	Oid			opfunc;
 
-	if (!IsA(qual, OpExpr))
-		return false;
-	args = ((OpExpr *) qual)->args;
-	if (list_length(args) != 2 || !IsA(linitial(args), Var) ||
-		!IsA(lsecond(args), FuncExpr) ||
-		((FuncExpr *) lsecond(args))->funcid != fn)
-		return false;
-	*col = linitial(args);
-	return true;
+	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
+		return NULL;
+	op = (OpExpr *) clause;
+	opfunc = OidIsValid(op->opfuncid) ? op->opfuncid : get_opcode(op->opno);
+	if (opfunc != F_UUID_EQ)
+		return NULL;
+	var = linitial(op->args);
+	fn = lsecond(op->args);
+	if (IsA(var, FuncExpr))
+	{
+		fn = linitial(op->args);
+		var = lsecond(op->args);
+	}
+	if (!IsA(var, Var) || !IsA(fn, FuncExpr) ||
+		((FuncExpr *) fn)->funcid != current_tenant_fn ||
+		((FuncExpr *) fn)->args != NIL)
+		return NULL;
+	return (Var *) var;
 }
 
 /*
@@ -978,8 +995,8 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 
 	foreach(lc, rte->securityQuals)
 	{
-		if (match_current_tenant_qual(lfirst(lc), cat->current_tenant_fn,
-									  &tenant_col))
+		if ((tenant_col = tenancy_current_tenant_clause(lfirst(lc),
+														cat->current_tenant_fn)) != NULL)
 			break;
 	}
 	if (tenant_col == NULL)

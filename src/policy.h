@@ -5,6 +5,7 @@
 #ifndef PG_TENANCY_POLICY_H
 #define PG_TENANCY_POLICY_H
 
+#include "nodes/primnodes.h"
 #include "utils/uuid.h"
 
 extern void tenancy_policy_init(void);
@@ -15,6 +16,9 @@ extern void tenancy_policy_init(void);
  */
 extern bool tenancy_context_tenant_answer(const char *permission,
 										  pg_uuid_t *tenant);
+
+/* "col = tenancy.current_tenant_id()": its column, or NULL. */
+extern Var *tenancy_current_tenant_clause(Node *clause, Oid current_tenant_fn);
 
 /* fold.c */
 extern void tenancy_fold_init(void);
