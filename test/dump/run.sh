@@ -8,7 +8,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=$1
-bin=/usr/lib/postgresql/15/bin
+bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 n=0
 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
