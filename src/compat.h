@@ -139,6 +139,25 @@ PT_PLACEHOLDER_COMMITTED_VALUES(const char *name)
 	}
 	return 0;
 }
+/*
+ * Whether a setting is defined by a loaded module (not a placeholder): a
+ * _PG_init that an error interrupted runs again, and must not define a
+ * setting twice.
+ */
+static inline bool
+PT_GUC_IS_DEFINED(const char *name)
+{
+	struct config_generic **vars = get_guc_variables();
+	int			n = GetNumConfigOptions();
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (strcmp(vars[i]->name, name) == 0)
+			return (vars[i]->flags & GUC_CUSTOM_PLACEHOLDER) == 0;
+	}
+	return false;
+}
 #else
 #error "PT_PLACEHOLDER_COMMITTED_VALUES needs porting: GUC placeholders moved to a hash table in 16"
 #endif

@@ -26,6 +26,9 @@
 #include "catalog/namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/plancache.h"
@@ -54,7 +57,20 @@ typedef struct ContextExtra
 /* Settings. */
 static char *context_value = NULL;
 static bool require_signed = false;
+static char *admin_role = NULL;
 static char *context_secret = NULL;
+
+/*
+ * Whether the library was loaded before this session's first statement
+ * (shared_preload_libraries, or session_preload_libraries): only then has
+ * every SET of the context gone through the check hook, which keeps tokens
+ * out of the setting, and only then can no client read a value SET before
+ * the library was there.  Signed mode needs it.
+ */
+static bool loaded_at_start = false;
+
+/* What the server reports as the query text of a statement carrying a token. */
+#define REDACTED_QUERY	"<query text hidden by pg_tenancy: it carried a context token>"
 
 /* The extra data of the value in force (assign hook). */
 static ContextExtra *current_extra = NULL;
@@ -189,6 +205,23 @@ check_context(char **newval, void **extra, GucSource source)
 				TokenClaims claims;
 				const char *detail;
 
+				/*
+				 * The statement's text may hold the token: from now on the
+				 * server shows other sessions, and logs with an error, a
+				 * placeholder instead.  (A token bound as a parameter never
+				 * appears in it.)
+				 */
+				pgstat_report_activity(STATE_RUNNING, REDACTED_QUERY);
+				debug_query_string = REDACTED_QUERY;
+
+				if (!loaded_at_start)
+				{
+					GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+					GUC_check_errmsg("signed contexts require pg_tenancy in shared_preload_libraries");
+					GUC_check_errdetail("Without it, a token SET before the library is loaded in a connection stays readable there.");
+					GUC_check_errhint("Add pg_tenancy to shared_preload_libraries and restart the server.");
+					return false;
+				}
 				if (!tenancy_token_verify(value, context_secret,
 										  GetCurrentTimestamp(), &claims,
 										  &detail))
@@ -239,6 +272,17 @@ check_context(char **newval, void **extra, GucSource source)
 				return false;
 			}
 			result.generation = generation;
+
+			/*
+			 * A context set outside a transaction block ends with the
+			 * statement; say so, as PostgreSQL does for SET LOCAL.
+			 */
+			if (!IsTransactionBlock())
+				ereport(WARNING,
+						(errcode(ERRCODE_NO_ACTIVE_SQL_TRANSACTION),
+						 errmsg("tenancy context set outside a transaction block"),
+						 errdetail("A context counts only in the transaction that sets it, and this one ends with the statement."),
+						 errhint("Set the context after BEGIN, in the transaction that uses it.")));
 		}
 	}
 
@@ -316,6 +360,56 @@ tenancy_context_get(TenancyContext *ctx)
 	return true;
 }
 
+/*
+ * SHOW, current_setting() and pg_settings show the context in force, in
+ * its canonical form, or nothing: never a value that does not count (one
+ * left by an earlier transaction, say), and never a token.
+ */
+static const char *
+show_context(void)
+{
+	static char buf[2 * 36 + 2];	/* "<uuid>/<uuid>" */
+	TenancyContext ctx;
+	char	   *ids;
+
+	if (!tenancy_context_get(&ctx))
+		return "";
+	ids = ctx.has_tenant ?
+		psprintf("%s/%s", uuid_string(&ctx.user), uuid_string(&ctx.tenant)) :
+		uuid_string(&ctx.user);
+	strlcpy(buf, ids, sizeof(buf));
+	pfree(ids);
+	return buf;
+}
+
+/*
+ * With signed contexts the application role is not trusted with identity,
+ * so it may not ask what another user may do either: only about the user
+ * its context names.  Superusers and members of tenancy.admin_role may ask
+ * about anyone.  user NULL: a question about users in general.
+ */
+void
+tenancy_check_may_ask_about(const pg_uuid_t *user)
+{
+	TenancyContext ctx;
+	Oid			admin;
+
+	if (!require_signed || superuser())
+		return;
+	if (user != NULL && tenancy_context_get(&ctx) &&
+		memcmp(ctx.user.data, user->data, UUID_LEN) == 0)
+		return;
+	if (admin_role != NULL && admin_role[0] != '\0' &&
+		OidIsValid(admin = get_role_oid(admin_role, true)) &&
+		has_privs_of_role(GetUserId(), admin))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to ask about another user"),
+			 errdetail("With signed contexts, a role may ask only about the user its context names."),
+			 errhint("Superusers and members of the role named by tenancy.admin_role may ask about any user.")));
+}
+
 uint64
 tenancy_context_identity(void)
 {
@@ -328,18 +422,45 @@ tenancy_context_note_tenant_plans(void)
 	tenant_plans_exist = true;
 }
 
+/*
+ * Idempotent, since _PG_init may run again after an error (pg_tenancy.c):
+ * only defining tenancy.context can raise, and it comes last.
+ */
 void
 tenancy_context_init(void)
 {
-	DefineCustomBoolVariable("tenancy.require_signed_context",
-							 "Sets whether the context can only be established with a signed token.",
-							 NULL,
-							 &require_signed,
-							 false,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
+	static bool callback_registered = false;
 
+	if (!callback_registered)
+	{
+		/* Loaded outside a transaction: before the session's first statement. */
+		loaded_at_start = process_shared_preload_libraries_in_progress ||
+			!IsTransactionState();
+		RegisterXactCallback(context_xact_callback, NULL);
+		callback_registered = true;
+	}
+
+	if (!PT_GUC_IS_DEFINED("tenancy.require_signed_context"))
+		DefineCustomBoolVariable("tenancy.require_signed_context",
+								 "Sets whether the context can only be established with a signed token.",
+								 NULL,
+								 &require_signed,
+								 false,
+								 PGC_SUSET,
+								 0,
+								 NULL, NULL, NULL);
+
+	if (!PT_GUC_IS_DEFINED("tenancy.admin_role"))
+		DefineCustomStringVariable("tenancy.admin_role",
+								   "Sets the role whose members may ask about any user when contexts are signed.",
+								   "Superusers always may; other roles only about their context's user.",
+								   &admin_role,
+								   "",
+								   PGC_SUSET,
+								   GUC_NOT_IN_SAMPLE,
+								   NULL, NULL, NULL);
+
+	if (!PT_GUC_IS_DEFINED("tenancy.context_secret"))
 	DefineCustomStringVariable("tenancy.context_secret",
 							   "Sets the secret that signs context tokens (HMAC-SHA-256).",
 							   NULL,
@@ -353,6 +474,8 @@ tenancy_context_init(void)
 	 * The context is defined last, so that a value re-applied now meets the
 	 * signed-mode settings already in place.
 	 */
+	if (PT_GUC_IS_DEFINED("tenancy.context"))
+		return;
 	stale_reapplied = PT_PLACEHOLDER_COMMITTED_VALUES("tenancy.context");
 	defining = true;
 	PG_TRY();
@@ -368,15 +491,13 @@ tenancy_context_init(void)
 								   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL | GUC_DISALLOW_IN_FILE,
 								   check_context,
 								   assign_context,
-								   NULL);
+								   show_context);
 	}
 	PG_FINALLY();
 	{
 		defining = false;
 	}
 	PG_END_TRY();
-
-	RegisterXactCallback(context_xact_callback, NULL);
 }
 
 /* SQL-callable ------------------------------------------------------------ */

@@ -32,6 +32,13 @@ extern bool tenancy_context_get(TenancyContext *ctx);
  */
 extern uint64 tenancy_context_identity(void);
 
+/*
+ * Refuse, with signed contexts, a question about another user than the
+ * context's (NULL: about users in general) from a role that is neither a
+ * superuser nor a member of tenancy.admin_role.
+ */
+extern void tenancy_check_may_ask_about(const pg_uuid_t *user);
+
 /* Plans were built with the current-tenant restriction (see policy.c). */
 extern void tenancy_context_note_tenant_plans(void);
 

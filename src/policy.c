@@ -486,6 +486,8 @@ resource_check(const pg_uuid_t *user, FunctionCallInfo fcinfo, int first)
 Datum
 tenancy_has_resource_permission(PG_FUNCTION_ARGS)
 {
+	if (!PG_ARGISNULL(0))
+		tenancy_check_may_ask_about(PG_GETARG_UUID_P(0));
 	PG_RETURN_BOOL(resource_check(PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0),
 								  fcinfo, 1));
 }

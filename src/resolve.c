@@ -51,6 +51,7 @@
 #include "utils/uuid.h"
 
 #include "cache.h"
+#include "context.h"
 #include "catalog.h"
 #include "permset.h"
 #include "resolve.h"
@@ -1450,6 +1451,7 @@ PG_FUNCTION_INFO_V1(tenancy_has_permission);
 Datum
 tenancy_permissions(PG_FUNCTION_ARGS)
 {
+	tenancy_check_may_ask_about(PG_GETARG_UUID_P(0));
 	PG_RETURN_PERMSET_P(tenancy_resolve(PG_GETARG_UUID_P(0),
 										PG_GETARG_UUID_P(1)));
 }
@@ -1467,8 +1469,41 @@ tenancy_has_permission(PG_FUNCTION_ARGS)
 	/* Bad input is an error whoever asks; unknown ids are just "no". */
 	permission_parse(perm, &e);
 	tenancy_check_registered(&e);
+	tenancy_check_may_ask_about(user);
 	ps = tenancy_resolve(user, tenant);
 	PG_RETURN_BOOL(permset_allows(ps, &e));
+}
+
+PG_FUNCTION_INFO_V1(tenancy_check_permission);
+PG_FUNCTION_INFO_V1(tenancy_check_asker);
+
+/*
+ * tenancy._check_permission(permission text): an error unless the text is a
+ * well-formed permission of registered names.
+ */
+Datum
+tenancy_check_permission(PG_FUNCTION_ARGS)
+{
+	PermEntry	e;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("permission must not be null")));
+	permission_parse(text_to_cstring(PG_GETARG_TEXT_PP(0)), &e);
+	tenancy_check_registered(&e);
+	PG_RETURN_VOID();
+}
+
+/*
+ * tenancy._check_may_ask_about(user_id uuid): the SQL lookups' guard (see
+ * tenancy_check_may_ask_about); NULL asks about users in general.
+ */
+Datum
+tenancy_check_asker(PG_FUNCTION_ARGS)
+{
+	tenancy_check_may_ask_about(PG_ARGISNULL(0) ? NULL : PG_GETARG_UUID_P(0));
+	PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(tenancy_user_tenants_array);
@@ -1487,6 +1522,7 @@ tenancy_user_tenants_array(PG_FUNCTION_ARGS)
 
 	permission_parse(perm, &e);
 	tenancy_check_registered(&e);
+	tenancy_check_may_ask_about(user);
 	n = tenancy_user_tenants(user, &e, &tenants);
 	elems = palloc(sizeof(Datum) * Max(n, 1));
 	for (i = 0; i < n; i++)

@@ -10,12 +10,12 @@
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION tenancy._user_tenants(user_id uuid, permission text) RETURNS uuid[]
-LANGUAGE C STABLE STRICT PARALLEL SAFE
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'tenancy_user_tenants_array';
 
 CREATE FUNCTION tenancy.tenants_with_permission(user_id uuid, permission text)
 RETURNS SETOF uuid
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     SELECT t FROM pg_catalog.unnest(tenancy._user_tenants(user_id, permission)) AS t;
@@ -25,15 +25,14 @@ COMMENT ON FUNCTION tenancy.tenants_with_permission(uuid, text) IS
 
 -- A malformed or unregistered permission is an error, as in the checks.
 CREATE FUNCTION tenancy._check_permission(permission text) RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM tenancy._not_null(permission, 'permission');
-    PERFORM tenancy.has_permission('00000000-0000-0000-0000-000000000000'::uuid,
-                                   '00000000-0000-0000-0000-000000000000'::uuid, permission);
-END
-$$;
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'tenancy_check_permission';
+
+-- With signed contexts, only superusers and members of tenancy.admin_role
+-- may ask about users other than the context's (NULL: about all users).
+CREATE FUNCTION tenancy._check_may_ask_about(user_id uuid) RETURNS void
+LANGUAGE C STABLE PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_check_asker';
 
 -- Every tenant-wide path that grants the permission on the tenant, one row
 -- per path, for every user (or only user_id when given).
@@ -101,6 +100,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
+    PERFORM tenancy._check_may_ask_about(NULL);
     PERFORM tenancy._check_permission(permission);
     RETURN QUERY
     SELECT p.user_id, p.path, r.name, p.team_id, p.expires_at
@@ -117,6 +117,7 @@ RETURNS TABLE (tenant_id uuid, resource_id text, actions text[], team_id uuid, s
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    SELECT tenancy._check_may_ask_about(shared_with.user_id);
     WITH members AS (
         SELECT m.org_id, m.user_id
         FROM tenancy.memberships m
@@ -148,6 +149,7 @@ DECLARE
     rtype text := split_part(permission, ':', 1);
     act text := split_part(permission, ':', 2);
 BEGIN
+    PERFORM tenancy._check_may_ask_about(user_id);
     PERFORM tenancy._check_permission(permission);
     RETURN QUERY
     SELECT p.path, r.name, p.team_id, NULL::text, p.expires_at
