@@ -50,8 +50,9 @@ free_port() {
         'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0) or die; print $s->sockport, "\n";'
 }
 
-# start_cluster DIR: initdb in DIR/data and start it on a free port; exports
-# PGHOST, PGPORT and PGUSER for the clients that follow.
+# start_cluster DIR: initdb in DIR/data and start it on a free port, with
+# pg_tenancy preloaded as the README recommends (signed contexts need it);
+# exports PGHOST, PGPORT and PGUSER for the clients that follow.
 start_cluster() {
     local dir=$1 port
     port=$(free_port)
@@ -60,7 +61,7 @@ start_cluster() {
         --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     as_server_user "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -s \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=10" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_prepared_transactions=10 -c shared_preload_libraries=pg_tenancy" \
         start || { cat "$dir/server.log" >&2; die "the server did not start"; }
     export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
 }

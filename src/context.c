@@ -557,6 +557,12 @@ tenancy_set_context_token(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("signed contexts are not enabled"),
 				 errhint("A superuser turns them on with tenancy.require_signed_context.")));
+	if (VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(0)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid context token"),
+				 errdetail("The token is empty."),
+				 errhint("To clear the context, call tenancy.clear_context().")));
 	set_context_local(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_VOID();
 }

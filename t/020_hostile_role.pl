@@ -1,0 +1,245 @@
+# The application role as an attacker, from fresh connections: what it can
+# read of keys and tokens, and what it can do, with the statement it sends
+# first, before the library is loaded in its backend, and after.
+#
+# Two servers: "lazy" loads pg_tenancy on first use, "preloaded" has it in
+# shared_preload_libraries, as signed contexts require.  Signed contexts are
+# on in both, with an HS256 key (the one kind of key that is a secret).
+use strict;
+use warnings;
+
+use Digest::SHA qw(hmac_sha256);
+use MIME::Base64 qw(encode_base64url);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $secret = 'tap suite secret, thirty-two bytes or more of it';
+
+sub token
+{
+	my ($claims, $key) = @_;
+	my $h = encode_base64url('{"alg":"HS256","typ":"JWT","kid":"k1"}');
+	my $p = encode_base64url($claims);
+	return "$h.$p." . encode_base64url(hmac_sha256("$h.$p", $key // $secret));
+}
+
+sub setup
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE EXTENSION pg_tenancy;
+		CREATE TABLE ids (name text PRIMARY KEY, id uuid NOT NULL);
+		INSERT INTO ids VALUES ('alice', tenancy.create_user('alice\@tap.test'));
+		INSERT INTO ids VALUES ('bob', tenancy.create_user('bob\@tap.test'));
+		INSERT INTO ids VALUES ('acme', tenancy.create_organization('acme', admin => (SELECT id FROM ids WHERE name = 'alice')));
+		INSERT INTO ids VALUES ('globex', tenancy.create_organization('globex', admin => (SELECT id FROM ids WHERE name = 'bob')));
+		INSERT INTO ids VALUES ('ta', tenancy.create_tenant((SELECT id FROM ids WHERE name = 'acme'), 'prod'));
+		INSERT INTO ids VALUES ('tb', tenancy.create_tenant((SELECT id FROM ids WHERE name = 'globex'), 'main'));
+		CREATE TABLE docs (id int PRIMARY KEY, tenant_id uuid NOT NULL, body text);
+		CREATE INDEX ON docs (tenant_id);
+		INSERT INTO docs VALUES (1, (SELECT id FROM ids WHERE name = 'ta'), 'acme'),
+		                        (2, (SELECT id FROM ids WHERE name = 'tb'), 'globex');
+		SELECT tenancy.protect('docs', resource_type => 'doc');
+		CREATE ROLE app LOGIN;
+		CREATE ROLE app_admin LOGIN;
+		CREATE ROLE tenancy_admins;
+		GRANT tenancy_admins TO app_admin;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON docs TO app, app_admin;
+		GRANT SELECT ON ids TO app, app_admin;
+		-- Granted by mistake: a lookup that asks about any user.
+		GRANT EXECUTE ON FUNCTION tenancy.explain(uuid, uuid, text, text, uuid) TO app, app_admin;
+		SELECT tenancy.add_signing_key('k1', 'HS256', '$secret');
+		ALTER SYSTEM SET tenancy.require_signed_context = on;
+		ALTER SYSTEM SET tenancy.admin_role = 'tenancy_admins';
+	});
+	$node->reload;
+	my %id = map { split /\|/ } split /\n/,
+	  $node->safe_psql('postgres', 'SELECT name || \'|\' || id FROM ids');
+	return %id;
+}
+
+# Run SQL as the application role on a new connection; returns
+# (exit code, stdout, stderr).
+sub as_app
+{
+	my ($node, $sql, $role) = @_;
+	my ($out, $err);
+	my $rc = $node->psql('postgres', $sql, stdout => \$out, stderr => \$err,
+		extra_params => [ '-U', $role // 'app', '-v', 'VERBOSITY=default' ]);
+	return ($rc, $out, $err);
+}
+
+# The ways a non-superuser might read key material: each must show nothing
+# of the secret, as the connection's first statement and once loaded.
+my @key_routes = (
+	[ 'current_setting', q{SELECT current_setting('tenancy.context_secret', true)} ],
+	[ 'pg_settings', q{SELECT string_agg(name || '=' || setting, ',') FROM pg_settings WHERE name LIKE 'tenancy.%'} ],
+	[ 'pg_db_role_setting', q{SELECT string_agg(array_to_string(setconfig, ','), ',') FROM pg_db_role_setting} ],
+	[ 'signing_keys', q{SELECT key FROM tenancy.signing_keys} ],
+	[ 'pg_file_settings', q{SELECT string_agg(setting, ',') FROM pg_file_settings} ]);
+
+sub no_key_readable
+{
+	my ($node, $label) = @_;
+	for my $load ('', 'SELECT tenancy.current_user_id();') {
+		for my $route (@key_routes) {
+			my ($rc, $out, $err) = as_app($node, "$load $route->[1]");
+			unlike(($out // '') . ($err // ''), qr/thirty-two bytes/,
+				"$label: $route->[0] shows no key " . ($load ? 'once loaded' : 'as the first statement'));
+		}
+	}
+}
+
+#
+# A server that loads the library on first use.
+#
+my $lazy = PostgreSQL::Test::Cluster->new('lazy');
+$lazy->init;
+$lazy->start;
+my %id = setup($lazy);
+my $exp = time + 3600;
+my $bob_token = token(qq{{"sub":"$id{bob}","tenant":"$id{tb}","exp":$exp}});
+
+no_key_readable($lazy, 'lazy');
+
+# Signed contexts need the preload, and say so, first statement or not.
+for my $load ('', 'SELECT tenancy.current_user_id();') {
+	my ($rc, $out, $err) = as_app($lazy,
+		"$load BEGIN; SELECT tenancy.set_context_token('$bob_token'); SELECT count(*) FROM docs; COMMIT;");
+	like($err, qr/signed contexts require pg_tenancy in shared_preload_libraries/,
+		'lazy: a signed context is refused without the preload' . ($load ? ', once loaded' : ''));
+}
+
+# A token SET before the library is loaded: once loaded, SHOW does not show
+# it, and it counts for nothing.
+{
+	my ($rc, $out, $err) = as_app($lazy,
+		"SET tenancy.context = '$bob_token'; SELECT tenancy.current_user_id() IS NULL AS none; SHOW tenancy.context; SELECT count(*) FROM docs;");
+	is($out, "t\n\n0", 'lazy: a token SET before the library loaded neither counts nor shows');
+}
+
+# A hostile token (deeply nested header) SET before the library is loaded,
+# at session level and in the transaction that loads it: the connection
+# stays usable.
+my $nested = encode_base64url('[' x 100000) . '.' . encode_base64url('{}') . '.AAAA';
+{
+	my ($rc, $out, $err) = as_app($lazy,
+		"SET tenancy.context = '$nested'; SELECT tenancy.current_user_id() IS NULL; SELECT 1;");
+	is($out, "t\n1", 'lazy: a nested token SET before loading costs nothing');
+	($rc, $out, $err) = as_app($lazy,
+		"BEGIN; SET LOCAL tenancy.context = '$nested'; SELECT tenancy.current_user_id() IS NULL; COMMIT; SELECT 2;");
+	is($out, "t\n2", 'lazy: the same in the transaction that loads the library');
+}
+$lazy->stop;
+
+#
+# A server with the library preloaded.
+#
+my $pre = PostgreSQL::Test::Cluster->new('preloaded');
+$pre->init;
+$pre->append_conf('postgresql.conf', "shared_preload_libraries = 'pg_tenancy'");
+$pre->start;
+%id = setup($pre);
+$bob_token = token(qq{{"sub":"$id{bob}","tenant":"$id{tb}","exp":$exp}});
+my $alice_token = token(qq{{"sub":"$id{alice}","tenant":"$id{ta}","exp":$exp}});
+
+no_key_readable($pre, 'preloaded');
+
+{
+	my ($rc, $out, $err) = as_app($pre,
+		"BEGIN; SELECT tenancy.set_context_token('$bob_token'); SELECT string_agg(body, ',') FROM docs; COMMIT;");
+	is($out, "\nglobex", 'preloaded: a valid token works');
+}
+
+# Tokens stay private: a session-level SET, as a pooled connection's
+# previous client might leave it, shows nothing to the next; in its own
+# transaction SHOW gives the ids, never the token.
+{
+	my ($rc, $out, $err) = as_app($pre,
+		"SET tenancy.context = '$bob_token'; SHOW tenancy.context; SELECT current_setting('tenancy.context');");
+	is($out, "\n", 'preloaded: the next client reads nothing of a session-level token');
+	like($err, qr/outside a transaction block/, 'and setting it outside a block warned');
+	($rc, $out, $err) = as_app($pre,
+		"BEGIN; SET LOCAL tenancy.context = '$bob_token'; SHOW tenancy.context; COMMIT;");
+	is($out, "$id{bob}/$id{tb}", 'preloaded: SHOW gives the ids in force, not the token');
+}
+
+# Another session of the same role does not see the token in
+# pg_stat_activity while set_context_token() runs, nor after.
+{
+	my $victim = $pre->background_psql('postgres', extra_params => [ '-U', 'app' ]);
+	$victim->query_until(qr/started/,
+		"\\echo started\nBEGIN; SELECT tenancy.set_context_token('$bob_token'), pg_sleep(2);\n");
+	my $sig = (split /\./, $bob_token)[2];
+	my ($seen, $hidden) = (0, 0);
+	for (1 .. 15) {
+		my ($rc, $out) = as_app($pre,
+			"SELECT count(*) FILTER (WHERE query LIKE '%$sig%'), count(*) FILTER (WHERE query LIKE '%hidden by pg_tenancy%') FROM pg_stat_activity WHERE usename = 'app' AND pid <> pg_backend_pid()");
+		my ($s, $h) = split /\|/, $out;
+		$seen += $s;
+		$hidden += $h;
+		last if $hidden;
+		select(undef, undef, undef, 0.1);
+	}
+	is($seen, 0, 'preloaded: no other session saw the token in pg_stat_activity');
+	ok($hidden > 0, 'the statement shows as hidden instead');
+	$victim->quit;
+}
+
+# A hostile token costs the statement, never the connection.
+{
+	my ($rc, $out, $err) = as_app($pre,
+		"SELECT tenancy.set_context_token('$nested');\nSELECT 1;\nBEGIN;\nSELECT tenancy.set_context_token('$bob_token');\nSELECT count(*) FROM docs;\nCOMMIT;");
+	like($err, qr/invalid context token/, 'preloaded: a nested token is refused');
+	is($out, "1\n\n1", 'and the connection goes on');
+}
+
+# What row-level security does not cover, from a connection's first
+# statement.
+{
+	my ($rc, $out, $err) = as_app($pre, 'BEGIN; LOCK TABLE docs IN ACCESS EXCLUSIVE MODE;');
+	like($err, qr/permission denied to lock protected table/, 'preloaded: LOCK TABLE as the first statement is refused');
+	($rc, $out, $err) = as_app($pre, 'BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT * FROM docs; COMMIT;');
+	like($err, qr/cursors WITH HOLD over protected tables are not supported/,
+		'preloaded: a holdable cursor as the first statement is refused');
+	($rc, $out, $err) = as_app($pre,
+		"BEGIN; DECLARE c CURSOR WITH HOLD FOR SELECT 1; SELECT tenancy.set_context_token('$bob_token'); COMMIT; FETCH ALL FROM c;");
+	like($err, qr/cannot commit a transaction that declared a cursor WITH HOLD/,
+		'preloaded: a holdable cursor declared before the context cannot commit');
+	like($err, qr/cursor "c" does not exist/, 'and is gone');
+}
+
+# With signed contexts the application asks only about its context's user.
+my $ask = sub {
+	my ($token, $about, $role) = @_;
+	my ($rc, $out, $err) = as_app($pre,
+		"BEGIN; SELECT tenancy.set_context_token('$token'); "
+		  . "SELECT tenancy.permissions('$id{$about}', '$id{tb}') IS NOT NULL; "
+		  . "SELECT tenancy.has_resource_permission('$id{$about}', '$id{tb}', 'doc:read', '2', NULL); "
+		  . "SELECT count(*) >= 0 FROM tenancy.explain('$id{$about}', '$id{tb}', 'doc:read'); COMMIT;", $role);
+	return ($out, $err);
+};
+{
+	my ($out, $err) = $ask->($bob_token, 'bob');
+	is($out, "\nt\nt\nt", 'signed: the context user may ask about themselves');
+	($out, $err) = $ask->($bob_token, 'alice');
+	like($err, qr/permission denied to ask about another user/, 'signed: not about another user');
+	for my $fn ('permissions', 'has_permission', 'has_resource_permission', 'explain', 'tenants_with_permission') {
+		my $call = {
+			permissions => "tenancy.permissions('$id{alice}', '$id{ta}')",
+			has_permission => "tenancy.has_permission('$id{alice}', '$id{ta}', 'doc:read')",
+			has_resource_permission => "tenancy.has_resource_permission('$id{alice}', '$id{ta}', 'doc:read', '1', NULL)",
+			explain => "(SELECT count(*) FROM tenancy.explain('$id{alice}', '$id{ta}', 'doc:read'))",
+			tenants_with_permission => "(SELECT count(*) FROM tenancy.tenants_with_permission('$id{alice}', 'doc:read'))",
+		}->{$fn};
+		$pre->safe_psql('postgres', "GRANT EXECUTE ON FUNCTION tenancy._user_tenants(uuid, text), tenancy.tenants_with_permission(uuid, text) TO app");
+		my ($rc, $o, $e) = as_app($pre, "BEGIN; SELECT tenancy.set_context_token('$bob_token'); SELECT $call; COMMIT;");
+		like($e, qr/permission denied to ask about another user/, "signed: $fn about another user is refused");
+	}
+	($out, $err) = $ask->($bob_token, 'alice', 'app_admin');
+	is($out, "\nt\nt\nt", 'signed: a member of tenancy.admin_role may ask about anyone');
+}
+
+$pre->stop;
+done_testing();
