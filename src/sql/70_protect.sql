@@ -135,6 +135,89 @@ BEGIN
 END
 $$;
 
+-- Row-level security ORs the permissive policies of a table: one of the
+-- owner's own (say "USING (true)") would let every row through, whatever
+-- pg_tenancy's say.  protect() refuses such a table, and a partition that
+-- carries one cannot join a protected table.  Restrictive policies can only
+-- narrow and are left alone; pg_tenancy's own (by name) are replaced.
+CREATE FUNCTION tenancy._refuse_permissive_policies(rel regclass) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found text;
+BEGIN
+    SELECT string_agg(format('%I on %s', p.polname, p.polrelid::regclass), ', '
+                      ORDER BY p.polrelid::regclass::text, p.polname)
+    INTO found
+    FROM pg_policy p
+    WHERE p.polpermissive
+      AND p.polname NOT IN ('tenancy_select', 'tenancy_insert', 'tenancy_update', 'tenancy_delete')
+      AND (p.polrelid = rel
+           OR p.polrelid IN (SELECT t.relid FROM pg_partition_tree(rel) t));
+    IF found IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect table % while it has permissive policies of its own', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Row-level security lets a row through when any permissive policy allows it, so these would admit rows of every tenant: %s.', found),
+                  HINT = 'Drop those policies, or recreate them AS RESTRICTIVE.';
+    END IF;
+END
+$$;
+
+-- The privileges that row-level security does not cover, taken from every
+-- role but the table's owner (PUBLIC included): with TRUNCATE a role empties
+-- every tenant, with TRIGGER it plants a trigger that sees every tenant's
+-- writes, with REFERENCES a foreign key of its own probes which ids exist
+-- (the checks bypass row-level security); a column's REFERENCES goes with
+-- the table's.  Acts only on a table recorded as protected (for any other,
+-- it returns an empty array), as the table's owner would: a superuser's
+-- REVOKE is done on the owner's behalf, and CASCADE takes the grants made
+-- with a grant option along.  Returns what it revoked, as
+-- "PRIVILEGE from role"; a NOTICE says the same.  protect() calls it for the
+-- table and each partition (also those attached or created later); the
+-- utility hook can call it after a GRANT on a protected table.
+CREATE FUNCTION tenancy._revoke_unsafe_privileges(rel regclass) RETURNS text[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    revoked text[] := '{}';
+BEGIN
+    IF rel IS NULL
+       OR NOT EXISTS (SELECT 1 FROM tenancy.protected_tables p WHERE p.relid = rel) THEN
+        RETURN revoked;
+    END IF;
+    FOR r IN
+        WITH grants AS (
+            SELECT a.grantee, a.privilege_type
+            FROM pg_class c, aclexplode(c.relacl) a
+            WHERE c.oid = rel
+            UNION
+            SELECT a.grantee, a.privilege_type
+            FROM pg_attribute att, aclexplode(att.attacl) a
+            WHERE att.attrelid = rel AND att.attnum > 0 AND NOT att.attisdropped
+        )
+        SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END AS role,
+               array_agg(DISTINCT g.privilege_type ORDER BY g.privilege_type) AS privileges
+        FROM grants g
+        WHERE g.privilege_type IN ('TRUNCATE', 'TRIGGER', 'REFERENCES')
+          AND g.grantee <> (SELECT c.relowner FROM pg_class c WHERE c.oid = rel)
+        GROUP BY 1
+        ORDER BY 1
+    LOOP
+        EXECUTE format('REVOKE TRUNCATE, TRIGGER, REFERENCES ON TABLE %s FROM %s CASCADE',
+                       rel, r.role);
+        revoked := array_append(revoked, array_to_string(r.privileges, ', ') || ' from ' || r.role);
+    END LOOP;
+    IF cardinality(revoked) > 0 THEN
+        RAISE NOTICE 'revoked privileges that row-level security does not cover on table %', rel
+            USING DETAIL = format('Revoked %s.', array_to_string(revoked, '; '));
+    END IF;
+    RETURN revoked;
+END
+$$;
+
 CREATE FUNCTION tenancy._has_protection_policies(rel regclass, tenant_column name,
                                                  resource_type text)
 RETURNS boolean
@@ -197,6 +280,7 @@ BEGIN
     VALUES (rel, tenant_column, resource_type, owner_column, id_column, root,
             rls_was_enabled, rls_was_forced, newly)
     ON CONFLICT (relid) DO NOTHING;
+    PERFORM tenancy._revoke_unsafe_privileges(rel);
 END
 $$;
 
@@ -308,6 +392,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name the resource type with resource_type => ''...'' (lower-case letters, digits and underscores).';
     END IF;
+
+    PERFORM tenancy._refuse_permissive_policies(tbl);
 
     SELECT * INTO existing FROM tenancy.protected_tables WHERE relid = tbl;
     IF FOUND AND (existing.tenant_column <> tenant_column OR existing.resource_type <> rtype
@@ -457,6 +543,7 @@ DECLARE
     rel pg_class;
 BEGIN
     SELECT * INTO rel FROM pg_class WHERE oid = part;
+    PERFORM tenancy._refuse_permissive_policies(part);
     PERFORM tenancy._apply_protection(part, tenant_column, resource_type, owner_column, id_column);
     PERFORM tenancy._record_protection(part, tenant_column, resource_type, root,
                                        rel.relrowsecurity, rel.relforcerowsecurity,
