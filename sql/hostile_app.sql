@@ -4,6 +4,7 @@
 -- protected tables, and may create tables of its own in schema evil.  Each
 -- case tries an attack and shows that it fails.
 --
+-- 1. Shares are bound to the table they were made on.
 -- 2. protect() does not fail open on a table with a permissive policy.
 -- 3. protect() takes away the privileges that row-level security does not
 --    cover (TRUNCATE, TRIGGER, REFERENCES).
@@ -36,6 +37,150 @@ CREATE ROLE app_user;
 CREATE SCHEMA app AUTHORIZATION app_owner;
 GRANT USAGE ON SCHEMA app TO app_user;
 CREATE SCHEMA evil AUTHORIZATION app_user;
+
+-- The application's table, not protected yet: its type "doc" is still free.
+SET ROLE app_owner;
+CREATE TABLE app.docs (
+    id        bigint PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    owner_id  uuid,
+    body      text NOT NULL
+);
+CREATE INDEX ON app.docs (tenant_id);
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.docs TO app_user;
+RESET ROLE;
+INSERT INTO app.docs VALUES
+    (1, :'ta', :'carol', 'carol-1'),
+    (2, :'ta', :'alice', 'alice-2'),
+    (3, :'tb', :'bob',   'bob-3');
+
+--
+-- 1. Shares made on a throwaway table of the attacker's grant nothing on
+-- the application's table of the same type, now or later.
+--
+-- app_user makes a table of its own, with rows of any id (it owns the
+-- table: row-level security is not on yet), protects it under the type the
+-- application will use, and, as carol (an editor, who owns those rows),
+-- shares them with vic for update and delete.
+SET ROLE app_user;
+CREATE TABLE evil.fake (id bigint PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid);
+INSERT INTO evil.fake VALUES (2, :'ta', :'carol');
+SELECT tenancy.protect('evil.fake', resource_type => 'doc', owner_column => 'owner_id', id_column => 'id');
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT tenancy.share('doc', '2', '{read,update,delete}', to_user => :'vic') IS NOT NULL AS carol_shares_fake_2;
+COMMIT;
+SELECT tenancy.unprotect('evil.fake');
+DROP TABLE evil.fake;
+RESET ROLE;
+SELECT count(*) AS shares_left_by_fake FROM tenancy.shares WHERE resource_type = 'doc';
+-- The application protects its table under that type, later.
+SET ROLE app_owner;
+SELECT tenancy.protect('app.docs', resource_type => 'doc', owner_column => 'owner_id', id_column => 'id');
+RESET ROLE;
+-- vic (a viewer) may read prod but not update or delete alice's row 2.
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try('UPDATE app.docs SET body = ''defaced'' WHERE id = 2') AS vic_updates_2;
+SELECT atk.try('DELETE FROM app.docs WHERE id = 2') AS vic_deletes_2;
+ROLLBACK;
+RESET ROLE;
+SELECT tenancy.has_resource_permission(:'vic', :'ta', 'doc:delete', '2', :'alice') AS vic_may_delete_2;
+
+-- The same in the window where the owner unprotects and protects again.
+SET ROLE app_owner;
+SELECT tenancy.unprotect('app.docs');
+RESET ROLE;
+SET ROLE app_user;
+CREATE TABLE evil.fake (id bigint PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid);
+INSERT INTO evil.fake VALUES (2, :'ta', :'carol');
+SELECT tenancy.protect('evil.fake', resource_type => 'doc', owner_column => 'owner_id', id_column => 'id');
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT tenancy.share('doc', '2', '{read,update,delete}', to_user => :'vic') IS NOT NULL AS carol_shares_fake_2_again;
+COMMIT;
+-- Dropped without unprotect(): the shares go with the table all the same.
+DROP TABLE evil.fake;
+RESET ROLE;
+SELECT count(*) AS shares_left_by_dropped_fake FROM tenancy.shares WHERE resource_type = 'doc';
+SET ROLE app_owner;
+SELECT tenancy.protect('app.docs', resource_type => 'doc', owner_column => 'owner_id', id_column => 'id');
+RESET ROLE;
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try('DELETE FROM app.docs WHERE id = 2') AS vic_deletes_2_after_window;
+ROLLBACK;
+RESET ROLE;
+
+-- The policies name their table: a share counts only where it was made.
+SELECT pg_get_expr(polqual, polrelid) AS select_policy
+FROM pg_policy WHERE polrelid = 'app.docs'::regclass AND polname = 'tenancy_select';
+-- A share that names another table (as a leftover would, had it survived)
+-- grants nothing on this one.
+CREATE TABLE evil.other (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, relid, resource_id, user_id, actions)
+VALUES (:'acme', :'ta', 'doc', 'evil.other', '2', :'vic', '{read,update,delete}');
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try('DELETE FROM app.docs WHERE id = 2') AS vic_deletes_2_by_other_table;
+ROLLBACK;
+-- The same through resource_allows(), as the planner writes it with a
+-- current tenant set.
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT count(*) AS vic_resource_allows_2
+FROM app.docs WHERE tenancy.resource_allows(tenant_id, owner_id, id, 'doc:delete', false, 'app.docs');
+ROLLBACK;
+RESET ROLE;
+SELECT tenancy.has_resource_permission(:'vic', :'ta', 'doc:delete', '2', :'alice') AS vic_may_delete_2_by_other_table,
+       count(*) AS listed
+FROM tenancy.shared_with(:'vic', 'doc');
+-- Dropping that table takes the share, though it was never protected.
+DROP TABLE evil.other;
+SELECT count(*) AS shares_of_dropped_other FROM tenancy.shares WHERE resource_type = 'doc';
+
+-- A genuine share on app.docs works, survives a rename of the table, and
+-- goes with unprotect(): a later protect() of the same table starts with
+-- none.
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT tenancy.share('doc', '1', '{read,update}', to_user => :'vic') IS NOT NULL AS carol_shares_1;
+COMMIT;
+SELECT relid AS share_table FROM tenancy.shares WHERE resource_type = 'doc';
+ALTER TABLE app.docs RENAME TO documents;
+SET ROLE app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+UPDATE app.documents SET body = body || '!' RETURNING id;
+ROLLBACK;
+RESET ROLE;
+SELECT relid AS share_table_renamed FROM tenancy.shares WHERE resource_type = 'doc';
+SELECT tenancy.has_resource_permission(:'vic', :'ta', 'doc:update', '1', :'carol') AS vic_may_update_1;
+ALTER TABLE app.documents RENAME TO docs;
+SET ROLE app_owner;
+SELECT tenancy.unprotect('app.docs');
+RESET ROLE;
+SELECT count(*) AS shares_after_unprotect FROM tenancy.shares WHERE resource_type = 'doc';
+SET ROLE app_owner;
+SELECT tenancy.protect('app.docs', resource_type => 'doc', owner_column => 'owner_id', id_column => 'id');
+RESET ROLE;
+
+-- A schema dropped with CASCADE takes the shares of its tables.
+CREATE SCHEMA evil2 AUTHORIZATION app_user;
+SET ROLE app_user;
+CREATE TABLE evil2.fake (id bigint PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid);
+INSERT INTO evil2.fake VALUES (7, :'ta', :'carol');
+SELECT tenancy.protect('evil2.fake', resource_type => 'memo', owner_column => 'owner_id', id_column => 'id');
+BEGIN;
+SET LOCAL tenancy.context = :'carol';
+SELECT tenancy.share('memo', '7', '{read}', to_user => :'vic') IS NOT NULL AS carol_shares_memo_7;
+COMMIT;
+DROP SCHEMA evil2 CASCADE;
+RESET ROLE;
+SELECT count(*) AS shares_after_drop_schema FROM tenancy.shares WHERE resource_type = 'memo';
 
 --
 -- 2. protect() refuses a table whose own permissive policy would let every

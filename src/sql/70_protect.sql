@@ -71,17 +71,22 @@ $$;
 --
 -- With owner and id columns, a row is allowed by the tenant-wide
 -- permission, or to its owner while they hold any role in the tenant, or
--- through a share of that very row:
+-- through a share of that very row, made on this very table:
 --
 --   tenant_id = ANY (tenancy.visible_tenants('doc:read'))
 --   OR (owner_id = tenancy.current_user_id()
 --       AND tenant_id = ANY (tenancy.role_tenants()))
---   OR (id = ANY (tenancy.shared_ids('doc:read', NULL::bigint))
---       AND tenancy.is_shared(tenant_id, id, 'doc:read'))
+--   OR (id = ANY (tenancy.shared_ids('doc:read', NULL::bigint, 'app.docs'::regclass))
+--       AND tenancy.is_shared(tenant_id, id, 'doc:read', 'app.docs'::regclass))
 --
 -- Each arm is indexable on its own (tenant, owner and id indexes), and every
--- function is computed once per statement.  The C code (policy.c) relies on
--- the tenant condition being the first arm.
+-- function is computed once per statement.  The table is a constant (written
+-- as its oid, so that no search_path can make it another; kept as an oid, so
+-- that renaming the table changes nothing): a share made on another table of
+-- the same type, such as one an application role protected for a moment,
+-- grants nothing here.  A partition's policies name the partition, and the
+-- shares of its protected ancestor count there (policy.c).  The C code
+-- (policy.c) relies on the tenant condition being the first arm.
 CREATE FUNCTION tenancy._apply_protection(rel regclass, tenant_column name,
                                           resource_type text,
                                           owner_column name DEFAULT NULL,
@@ -120,9 +125,10 @@ BEGIN
                                    owner_column, tenant_column);
         END IF;
         IF p.command <> 'INSERT' AND id_column IS NOT NULL THEN
-            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s))'
-                                   ' AND tenancy.is_shared(%I, %I, %L::text))',
-                                   id_column, perm, id_type, tenant_column, id_column, perm);
+            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s, %L::pg_catalog.regclass))'
+                                   ' AND tenancy.is_shared(%I, %I, %L::text, %L::pg_catalog.regclass))',
+                                   id_column, perm, id_type, rel::oid,
+                                   tenant_column, id_column, perm, rel::oid);
         END IF;
         IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname = p.name) THEN
             EXECUTE format('DROP POLICY %I ON %s', p.name, rel);
@@ -298,6 +304,10 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     DELETE FROM tenancy.protected_tables WHERE relid = rel RETURNING * INTO rec;
+    -- The shares made on the table go with its protection: kept, they would
+    -- grant again on whatever table is protected later with the same oid,
+    -- and they could have been made on a table protected only for a moment.
+    DELETE FROM tenancy.shares WHERE relid = rel;
     -- A type that protect() registered goes when nothing uses it any more.
     IF rec.registered_type
        AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables WHERE resource_type = rec.resource_type)
@@ -554,8 +564,8 @@ BEGIN
 END
 $$;
 
--- Deletes the shares of a resource type whose rows are no longer in the
--- protected table root (after a TRUNCATE, or a partition dropped).  Only
+-- Deletes the shares made on the protected table root whose rows are no
+-- longer in it (after a TRUNCATE, or a partition dropped).  Only
 -- for a table whose columns have safe types (see _protection_checked).
 CREATE FUNCTION tenancy._forget_missing_shares(root regclass) RETURNS void
 LANGUAGE plpgsql
@@ -567,19 +577,19 @@ BEGIN
     IF rec.relid IS NULL OR rec.id_column IS NULL THEN
         RETURN;
     END IF;
-    EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
+    EXECUTE format('DELETE FROM tenancy.shares s WHERE s.relid = $1
                       AND NOT EXISTS (SELECT 1 FROM %s r
                                       WHERE r.%I::text = s.resource_id AND r.%I = s.tenant_id)',
                    rec.relid, rec.id_column, rec.tenant_column)
-    USING rec.resource_type;
+    USING rec.relid;
 END
 $$;
 
 -- The rows a share names are gone (DELETE, TRUNCATE) or are no longer the
 -- same resource (a new id or tenant: the UPDATE trigger's WHEN clause): their
--- shares go too.  It acts only for
--- a table recorded as protected, with that table's own resource type, so a
--- trigger on some other table cannot reach another type's shares.
+-- shares go too.  It acts only for a table recorded as protected, and only
+-- on the shares made on that table (its protected root), so a trigger on
+-- some other table cannot reach another table's shares.
 CREATE FUNCTION tenancy._forget_shares() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -600,7 +610,8 @@ BEGIN
     EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
         INTO old_id, old_tenant USING OLD;
     DELETE FROM tenancy.shares
-    WHERE resource_type = rec.resource_type AND resource_id = old_id AND tenant_id = old_tenant;
+    WHERE relid = coalesce(rec.root, rec.relid)
+      AND resource_id = old_id AND tenant_id = old_tenant;
     RETURN NULL;
 END
 $$;
@@ -689,8 +700,8 @@ END
 $$;
 
 -- A dropped table takes its resources' shares with it: a table created
--- again under the same name and type must not inherit them.  A dropped
--- partition takes the shares of the rows it held.
+-- again under the same name and type, or one that reuses its oid, must not
+-- inherit them.  A dropped partition takes the shares of the rows it held.
 CREATE FUNCTION tenancy._forget_dropped_tables() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -706,12 +717,12 @@ BEGIN
         SELECT * FROM tenancy.protected_tables p
         WHERE p.relid::oid = ANY (dropped) AND p.id_column IS NOT NULL
     LOOP
-        IF r.root IS NULL THEN
-            DELETE FROM tenancy.shares WHERE resource_type = r.resource_type;
-        ELSIF NOT r.root::oid = ANY (dropped) THEN
+        IF r.root IS NOT NULL AND NOT r.root::oid = ANY (dropped) THEN
             PERFORM tenancy._forget_missing_shares(r.root);
         END IF;
     END LOOP;
+    -- Whether or not the table was still recorded as protected.
+    DELETE FROM tenancy.shares WHERE relid::oid = ANY (dropped);
     DELETE FROM tenancy.protected_tables WHERE relid::oid = ANY (dropped);
 END
 $$;
