@@ -268,6 +268,14 @@ ALTER TABLE app.parts ATTACH PARTITION app.parts_main FOR VALUES IN (:'tb');
 RESET ROLE;
 SELECT has_table_privilege('app_user', 'app.parts_main', 'TRIGGER') AS partition_trigger,
        has_any_column_privilege('app_user', 'app.parts_main', 'REFERENCES') AS partition_references;
+-- So does a partition created later that default privileges grant them on.
+SET ROLE app_owner;
+ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT TRUNCATE, TRIGGER ON TABLES TO app_user;
+CREATE TABLE app.parts_other PARTITION OF app.parts DEFAULT;
+ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE TRUNCATE, TRIGGER ON TABLES FROM app_user;
+RESET ROLE;
+SELECT has_table_privilege('app_user', 'app.parts_other', 'TRUNCATE') AS new_partition_truncate,
+       has_table_privilege('app_user', 'app.parts_other', 'TRIGGER') AS new_partition_trigger;
 -- Called again (as the utility hook will after a GRANT), it takes back a
 -- later grant; on a table that is not protected it does nothing.
 SET ROLE app_owner;
@@ -275,6 +283,17 @@ GRANT TRUNCATE ON app.ledger TO app_user;
 RESET ROLE;
 SELECT tenancy._revoke_unsafe_privileges('app.ledger') AS revoked_again;
 SELECT tenancy._revoke_unsafe_privileges('app.ledger') AS nothing_left;
+-- A grant made through a grant option goes along with it.
+CREATE ROLE ledger_admin;
+GRANT USAGE ON SCHEMA app TO ledger_admin;
+SET ROLE app_owner;
+GRANT TRIGGER ON app.ledger TO ledger_admin WITH GRANT OPTION;
+SET ROLE ledger_admin;
+GRANT TRIGGER ON app.ledger TO app_user;
+RESET ROLE;
+SELECT tenancy._revoke_unsafe_privileges('app.ledger') AS revoked_with_grant_option;
+SELECT has_table_privilege('app_user', 'app.ledger', 'TRIGGER') AS app_user_trigger,
+       has_table_privilege('ledger_admin', 'app.ledger', 'TRIGGER') AS ledger_admin_trigger;
 SELECT tenancy._revoke_unsafe_privileges('evil.loot') AS not_protected;
 SELECT has_function_privilege('app_user', 'tenancy._revoke_unsafe_privileges(regclass)', 'EXECUTE') AS app_may_call;
 
@@ -283,4 +302,5 @@ DROP SCHEMA app CASCADE;
 DROP SCHEMA atk CASCADE;
 DROP ROLE app_owner;
 DROP ROLE app_user;
+DROP ROLE ledger_admin;
 DROP EXTENSION pg_tenancy;
