@@ -69,8 +69,8 @@ SELECT tenancy.protect('docs', resource_type => 'doc', owner_column => 'owner_id
 
 -- 5% of the rows shared (every 20th), for reading: written directly, as a
 -- bulk load would be (share() checks the sharer, row by row).
-INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, resource_id, user_id, team_id, actions)
-SELECT :'org', d.tenant_id, 'doc', d.id::text,
+INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, relid, resource_id, user_id, team_id, actions)
+SELECT :'org', d.tenant_id, 'doc', 'docs', d.id::text,
        CASE WHEN d.id % 100 <> 0 THEN (SELECT id FROM bench_users WHERE n = 1 + abs(hashint8(d.id)) % 500) END,
        CASE WHEN d.id % 100 = 0 THEN (SELECT id FROM bench_teams WHERE n = abs(hashint8(d.id)) % 50) END,
        '{read}'

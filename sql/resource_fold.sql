@@ -54,8 +54,8 @@ INSERT INTO app.docs
 SELECT g, CASE WHEN g <= 80 THEN :'prod'::uuid ELSE :'staging'::uuid END,
        CASE WHEN g IN (2, 5) THEN :'dan'::uuid ELSE :'admin'::uuid END, 'doc ' || g
 FROM generate_series(1, 120) g;
-INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, resource_id, user_id, actions)
-VALUES (:'acme', :'staging', 'doc', '90', :'dan', '{read}');
+INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, relid, resource_id, user_id, actions)
+VALUES (:'acme', :'staging', 'doc', 'app.docs', '90', :'dan', '{read}');
 ANALYZE app.docs;
 
 SELECT :'vic' || '/' || :'prod' AS vic_prod, :'dan' || '/' || :'prod' AS dan_prod,

@@ -356,7 +356,7 @@ CREATE TABLE evil.fake (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
 SELECT atk.try('SELECT tenancy._apply_protection(''evil.fake'', ''tenant_id'', ''docs'', NULL, ''id'')') AS fake_policies;
 SELECT atk.try('SELECT tenancy._record_protection(''evil.fake'', ''tenant_id'', ''docs'', ''app.docs'', false, false, NULL, ''id'')') AS fake_partition;
 -- A NULL permission crashes nothing.
-SELECT tenancy.shared_ids(NULL, NULL::int) IS NULL AS shared_ids_of_null;
+SELECT tenancy.shared_ids(NULL, NULL::int, NULL) IS NULL AS shared_ids_of_null;
 RESET ROLE;
 
 SET ROLE app_user;
@@ -419,10 +419,11 @@ SELECT tenancy.unprotect('app.events');
 SELECT count(*) AS event_triggers_left FROM pg_trigger
 WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('app.events')) AND tgname LIKE 'tenancy%';
 
--- unprotect() removes exactly what protect() added; the shares stay, and
--- so does their resource type.
+-- unprotect() removes what protect() added, and the shares made on the
+-- table (kept, they would grant again on whatever table is protected later
+-- under that type or oid); the type it registered goes with them.
 SELECT tenancy.unprotect('app.docs');
-SELECT count(*) AS shares_kept, (SELECT count(*) FROM tenancy.resource_types WHERE name = 'docs') AS type_kept
+SELECT count(*) AS shares_left, (SELECT count(*) FROM tenancy.resource_types WHERE name = 'docs') AS type_left
 FROM tenancy.shares WHERE resource_type = 'docs';
 SELECT count(*) AS docs_triggers_left FROM pg_trigger WHERE tgrelid = 'app.docs'::regclass AND NOT tgisinternal;
 

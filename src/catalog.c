@@ -56,6 +56,7 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		relid == catalog.memberships || relid == catalog.team_members ||
 		relid == catalog.role_assignments || relid == catalog.roles ||
 		relid == catalog.shares || relid == catalog.actions ||
+		relid == catalog.protected_tables ||
 		relid == catalog.member_facts ||
 		relid == catalog.resource_types)
 		catalog_valid = false;
@@ -117,6 +118,7 @@ tenancy_catalog(void)
 	c.shares = lookup_rel(nsp, "shares");
 	c.shares_user_idx = lookup_rel(nsp, "shares_user_idx");
 	c.shares_team_idx = lookup_rel(nsp, "shares_team_idx");
+	c.protected_tables = lookup_rel(nsp, "protected_tables");
 	c.actions = lookup_rel(nsp, "actions");
 	c.actions_pkey = lookup_rel(nsp, "actions_pkey");
 	c.resource_types = lookup_rel(nsp, "resource_types");
@@ -154,18 +156,18 @@ tenancy_catalog(void)
 									  makeString("current_user_id")),
 						   0, argtypes, false);
 		{
-			Oid			shared_args[2] = {TEXTOID, ANYELEMENTOID};
-			Oid			allows_args[5] = {UUIDOID, UUIDOID, ANYELEMENTOID,
-			TEXTOID, BOOLOID};
+			Oid			shared_args[3] = {TEXTOID, ANYELEMENTOID, REGCLASSOID};
+			Oid			allows_args[6] = {UUIDOID, UUIDOID, ANYELEMENTOID,
+			TEXTOID, BOOLOID, REGCLASSOID};
 
 			c.shared_ids_fn =
 				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 										  makeString("shared_ids")),
-							   2, shared_args, false);
+							   3, shared_args, false);
 			c.resource_allows_fn =
 				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 										  makeString("resource_allows")),
-							   5, allows_args, false);
+							   6, allows_args, false);
 		}
 	}
 
@@ -197,7 +199,14 @@ tenancy_catalog(void)
 	verify_attnum(c.shares, "org_id", Anum_shares_org_id);
 	verify_attnum(c.shares, "tenant_id", Anum_shares_tenant_id);
 	verify_attnum(c.shares, "resource_type", Anum_shares_resource_type);
+	verify_attnum(c.shares, "relid", Anum_shares_relid);
 	verify_attnum(c.shares, "resource_id", Anum_shares_resource_id);
+	verify_attnum(c.protected_tables, "relid", Anum_protected_tables_relid);
+	verify_attnum(c.protected_tables, "resource_type",
+				  Anum_protected_tables_resource_type);
+	verify_attnum(c.protected_tables, "id_column",
+				  Anum_protected_tables_id_column);
+	verify_attnum(c.protected_tables, "root", Anum_protected_tables_root);
 	verify_attnum(c.shares, "user_id", Anum_shares_user_id);
 	verify_attnum(c.shares, "team_id", Anum_shares_team_id);
 	verify_attnum(c.shares, "actions", Anum_shares_actions);

@@ -50,10 +50,16 @@
 #define Anum_shares_org_id				2
 #define Anum_shares_tenant_id			3
 #define Anum_shares_resource_type		4
-#define Anum_shares_resource_id			5
-#define Anum_shares_user_id				6
-#define Anum_shares_team_id				7
-#define Anum_shares_actions				8
+#define Anum_shares_relid				5
+#define Anum_shares_resource_id			6
+#define Anum_shares_user_id				7
+#define Anum_shares_team_id				8
+#define Anum_shares_actions				9
+/* tenancy.protected_tables */
+#define Anum_protected_tables_relid		1
+#define Anum_protected_tables_resource_type 3
+#define Anum_protected_tables_id_column	5
+#define Anum_protected_tables_root		6
 /* tenancy.actions, tenancy.resource_types */
 #define Anum_registry_name				1
 
@@ -86,6 +92,7 @@ typedef struct TenancyCatalog
 	Oid			shares;
 	Oid			shares_user_idx;
 	Oid			shares_team_idx;
+	Oid			protected_tables;
 	Oid			actions;
 	Oid			actions_pkey;
 	Oid			resource_types;
@@ -95,7 +102,8 @@ typedef struct TenancyCatalog
 	Oid			current_tenant_fn;	/* tenancy.current_tenant_id() */
 	Oid			writable_tenants_fn;	/* tenancy.writable_tenants(text) */
 	Oid			current_user_fn;	/* tenancy.current_user_id() */
-	Oid			shared_ids_fn;	/* tenancy.shared_ids(text, anyelement) */
+	Oid			shared_ids_fn;	/* tenancy.shared_ids(text, anyelement,
+								 * regclass) */
 	Oid			resource_allows_fn; /* tenancy.resource_allows(...) */
 	Oid			invalidation_channel;	/* see cache.c: everything */
 	Oid			bucket_channels[TENANCY_INVAL_BUCKETS]; /* one bucket each */

@@ -161,7 +161,7 @@ resource_check_foldable(Node *clause, Index scanrelid, List *filter,
 	if (!IsA(clause, FuncExpr))
 		return false;
 	call = (FuncExpr *) clause;
-	if (call->funcid != cat->resource_allows_fn || list_length(call->args) != 5 ||
+	if (call->funcid != cat->resource_allows_fn || list_length(call->args) != 6 ||
 		!is_scan_var(linitial(call->args), scanrelid) ||
 		!IsA(lfourth(call->args), Const))
 		return false;

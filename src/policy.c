@@ -40,6 +40,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/partition.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
@@ -299,13 +300,21 @@ tenancy_role_tenants(PG_FUNCTION_ARGS)
 
 /*
  * Shares, for the policies of tables protected with an id column.  The
- * context user's shares for one permission, limited to the current tenant
- * when one is set, are kept for the statement in the call site's fn_extra.
+ * context user's shares for one permission on the policy's table, limited to
+ * the current tenant when one is set, are kept for the statement in the call
+ * site's fn_extra.  The policy names its table (a constant that protect()
+ * writes): only the shares made on that table count, or, for a partition,
+ * on the protected table it is a partition of (shares name the root).  A
+ * share made on another table of the same resource type, such as one that an
+ * application role protected for a moment, grants nothing here.  The list is
+ * filtered once per statement, so that a row costs what it did: a search by
+ * tenant and id.
  */
 typedef struct SharesMemo
 {
 	uint64		context;
 	char	   *permission;
+	Oid			relid;			/* the policy's table */
 	int			n;
 	SharedResource *shares;
 	Datum		ids;			/* shared_ids(): the ids as an array */
@@ -314,14 +323,30 @@ typedef struct SharesMemo
 	Oid			output_type;
 } SharesMemo;
 
-/* Fills memo (in cxt) with the context's shares for the permission. */
+/* The table and its ancestors: the tables whose shares count on it. */
+static List *
+share_tables(Oid relid)
+{
+	if (!OidIsValid(relid))
+		return NIL;
+	if (get_rel_relispartition(relid))
+		return lcons_oid(relid, get_partition_ancestors(relid));
+	return list_make1_oid(relid);
+}
+
+/*
+ * Fills memo (in cxt) with the context's shares for the permission, on the
+ * table relid (InvalidOid: none).
+ */
 static void
-shares_fill(SharesMemo *memo, const char *permission, MemoryContext cxt)
+shares_fill(SharesMemo *memo, const char *permission, Oid relid,
+			MemoryContext cxt)
 {
 	MemoryContext old;
 	TenancyContext ctx;
 	PermEntry	e;
 	SharedResource *all;
+	List	   *tables;
 	int			n;
 	int			i;
 
@@ -329,36 +354,42 @@ shares_fill(SharesMemo *memo, const char *permission, MemoryContext cxt)
 	old = MemoryContextSwitchTo(cxt);
 	memo->context = tenancy_context_identity();
 	memo->permission = pstrdup(permission);
+	memo->relid = relid;
 	memo->n = 0;
 	memo->shares = NULL;
 	memo->ids = (Datum) 0;
-	if (tenancy_context_get(&ctx))
+	if (OidIsValid(relid) && tenancy_context_get(&ctx))
 	{
 		n = tenancy_user_shares(&ctx.user, &e, &all);
+		tables = n > 0 ? share_tables(relid) : NIL;
 		memo->shares = palloc(sizeof(SharedResource) * Max(n, 1));
 		for (i = 0; i < n; i++)
 		{
 			if (ctx.has_tenant &&
 				memcmp(&all[i].tenant, &ctx.tenant, UUID_LEN) != 0)
 				continue;
+			if (!list_member_oid(tables, all[i].relid))
+				continue;
 			memo->shares[memo->n] = all[i];
 			memo->shares[memo->n].id = pnstrdup(all[i].id, all[i].len);
 			memo->n++;
 		}
+		list_free(tables);
 	}
 	MemoryContextSwitchTo(old);
 }
 
 static SharesMemo *
-shares_memo(FunctionCallInfo fcinfo, const char *permission)
+shares_memo(FunctionCallInfo fcinfo, const char *permission, Oid relid)
 {
 	SharesMemo *memo = fcinfo->flinfo->fn_extra;
 
-	if (memo != NULL && memo_answers(memo->context, memo->permission, permission))
+	if (memo != NULL && memo->relid == relid &&
+		memo_answers(memo->context, memo->permission, permission))
 		return memo;
 	if (memo == NULL)
 		memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(SharesMemo));
-	shares_fill(memo, permission, fcinfo->flinfo->fn_mcxt);
+	shares_fill(memo, permission, relid, fcinfo->flinfo->fn_mcxt);
 	fcinfo->flinfo->fn_extra = memo;
 	return memo;
 }
@@ -380,9 +411,9 @@ shares_id_text(SharesMemo *memo, Oid idtype, Datum id, MemoryContext cxt)
 }
 
 /*
- * tenancy.shared_ids(permission text, id anyelement) returns anyarray: the
- * ids, of the id column's type, of the resources shared with the context
- * user.  The second argument only names the type.
+ * tenancy.shared_ids(permission text, id anyelement, tbl regclass) returns
+ * anyarray: the ids, of the id column's type, of the resources of the table
+ * shared with the context user.  The second argument only names the type.
  */
 Datum
 tenancy_shared_ids(PG_FUNCTION_ARGS)
@@ -394,7 +425,8 @@ tenancy_shared_ids(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	memo = shares_memo(fcinfo, permission);
+	memo = shares_memo(fcinfo, permission,
+					   PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2));
 
 	if (memo->ids == (Datum) 0 || memo->elemtype != elemtype)
 	{
@@ -423,12 +455,12 @@ tenancy_shared_ids(PG_FUNCTION_ARGS)
 }
 
 /*
- * tenancy.is_shared(tenant uuid, id anyelement, permission text) returns
- * boolean: is this very resource, in this tenant, shared with the context
- * user?  The policies pair it with "id = ANY (shared_ids(...))", which finds
- * the candidate rows through the id index; this checks that the tenant is
- * the share's own, so that moving a shared row into another tenant is not
- * allowed by its share.
+ * tenancy.is_shared(tenant uuid, id anyelement, permission text,
+ * tbl regclass) returns boolean: is this very resource of the table, in this
+ * tenant, shared with the context user?  The policies pair it with
+ * "id = ANY (shared_ids(...))", which finds the candidate rows through the
+ * id index; this checks that the tenant is the share's own, so that moving a
+ * shared row into another tenant is not allowed by its share.
  */
 Datum
 tenancy_is_shared(PG_FUNCTION_ARGS)
@@ -439,11 +471,12 @@ tenancy_is_shared(PG_FUNCTION_ARGS)
 	SharesMemo *memo;
 	char	   *id;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
+		PG_ARGISNULL(3))
 		PG_RETURN_BOOL(false);
 	tenant = PG_GETARG_UUID_P(0);
 	permission = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	memo = shares_memo(fcinfo, permission);
+	memo = shares_memo(fcinfo, permission, PG_GETARG_OID(3));
 	if (memo->n == 0)
 		PG_RETURN_BOOL(false);
 	id = shares_id_text(memo, idtype, PG_GETARG_DATUM(1), fcinfo->flinfo->fn_mcxt);
@@ -478,7 +511,8 @@ resource_check(const pg_uuid_t *user, FunctionCallInfo fcinfo, int first)
 		id = PG_GETARG_TEXT_PP(first + 2);
 	if (!PG_ARGISNULL(first + 3))
 		owner = PG_GETARG_UUID_P(first + 3);
-	return tenancy_resource_allows(user, tenant, &e,
+	/* No table named: shares of the table that holds the type's resources. */
+	return tenancy_resource_allows(user, tenant, &e, InvalidOid,
 								   id ? VARDATA_ANY(id) : NULL,
 								   id ? VARSIZE_ANY_EXHDR(id) : 0, owner);
 }
@@ -588,17 +622,19 @@ tenancy_context_tenant(PG_FUNCTION_ARGS)
 
 /*
  * tenancy.resource_allows(tenant uuid, owner uuid, id anyelement,
- *						   permission text, for_write boolean) returns boolean:
- * a resource-level policy's three conditions in one call per row,
+ *						   permission text, for_write boolean, tbl regclass)
+ * returns boolean: a resource-level policy's three conditions in one call
+ * per row,
  *
  *	 tenant = ANY (visible_tenants(permission))
  *	 OR (owner = current_user_id() AND tenant = ANY (role_tenants()))
- *	 OR (id = ANY (shared_ids(permission, id)) AND is_shared(tenant, id, permission))
+ *	 OR (id = ANY (shared_ids(permission, id, tbl))
+ *		 AND is_shared(tenant, id, permission, tbl))
  *
  * with every list computed once per statement (owner or id NULL: that
- * condition is absent).  The planner hook puts it in place of the OR when a
- * plan reads the current tenant's index anyway, where the arms need not be
- * indexable (see rewrite_resource_quals).
+ * condition is absent; tbl NULL: no share counts).  The planner hook puts
+ * it in place of the OR when a plan reads the current tenant's index anyway,
+ * where the arms need not be indexable (see rewrite_resource_quals).
  */
 typedef struct RowMemo
 {
@@ -716,7 +752,9 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 	{
 		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
 
-		shares_fill(&memo->shares, permission, fcinfo->flinfo->fn_mcxt);
+		shares_fill(&memo->shares, permission,
+					PG_NARGS() > 5 && !PG_ARGISNULL(5) ? PG_GETARG_OID(5) : InvalidOid,
+					fcinfo->flinfo->fn_mcxt);
 	}
 	if (memo->shares.n == 0)
 		PG_RETURN_BOOL(false);
@@ -952,10 +990,11 @@ tenancy_current_tenant_clause(Node *clause, Oid current_tenant_fn)
 
 /*
  * The column compared in an arm "col = <fn>(...)" or "col = ANY (<fn>(...))"
- * that opens an AND (or is the arm itself), fn being one of ours.
+ * that opens an AND (or is the arm itself), fn being one of ours; and, when
+ * call is not NULL, the call.
  */
 static Var *
-arm_column(Node *arm, Oid fn)
+arm_column(Node *arm, Oid fn, FuncExpr **call)
 {
 	List	   *args;
 
@@ -971,6 +1010,8 @@ arm_column(Node *arm, Oid fn)
 		!IsA(lsecond(args), FuncExpr) ||
 		((FuncExpr *) lsecond(args))->funcid != fn)
 		return NULL;
+	if (call != NULL)
+		*call = lsecond(args);
 	return linitial(args);
 }
 
@@ -1012,6 +1053,9 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 		Const	   *perm;
 		Expr	   *owner = NULL;
 		Expr	   *id = NULL;
+		Expr	   *tbl = NULL;
+		FuncExpr   *shared;
+		List	   *args;
 		bool		for_write;
 		pg_uuid_t	tenant;
 		ListCell   *arm;
@@ -1034,12 +1078,17 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 		{
 			Var		   *v;
 
-			if ((v = arm_column(lfirst(arm), cat->current_user_fn)) != NULL &&
+			if ((v = arm_column(lfirst(arm), cat->current_user_fn, NULL)) != NULL &&
 				owner == NULL)
 				owner = (Expr *) v;
-			else if ((v = arm_column(lfirst(arm), cat->shared_ids_fn)) != NULL &&
-					 id == NULL)
+			else if ((v = arm_column(lfirst(arm), cat->shared_ids_fn,
+									 &shared)) != NULL &&
+					 id == NULL && list_length(shared->args) == 3)
+			{
 				id = (Expr *) v;
+				/* The table whose shares count: the policy's own. */
+				tbl = lthird(shared->args);
+			}
 			else
 				break;
 		}
@@ -1051,10 +1100,13 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 			owner = (Expr *) makeNullConst(UUIDOID, -1, InvalidOid);
 		if (id == NULL)
 			id = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
-		lfirst(lc) = makeFuncExpr(cat->resource_allows_fn, BOOLOID,
-								  list_make5(copyObject(col), copyObject(owner),
-											 copyObject(id), copyObject(perm),
-											 makeBoolConst(for_write, false)),
+		if (tbl == NULL)
+			tbl = (Expr *) makeNullConst(REGCLASSOID, -1, InvalidOid);
+		args = list_make5(copyObject(col), copyObject(owner),
+						  copyObject(id), copyObject(perm),
+						  makeBoolConst(for_write, false));
+		args = lappend(args, copyObject(tbl));
+		lfirst(lc) = makeFuncExpr(cat->resource_allows_fn, BOOLOID, args,
 								  InvalidOid, DEFAULT_COLLATION_OID,
 								  COERCE_EXPLICIT_CALL);
 	}

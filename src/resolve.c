@@ -1098,6 +1098,7 @@ visit_share(ScanRow *row, void *arg)
 	id = DatumGetTextPP(row_getattr(row, Anum_shares_resource_id,
 									 &isnull));
 	r = palloc(sizeof(SharedResource));
+	r->relid = DatumGetObjectId(row_getattr(row, Anum_shares_relid, &isnull));
 	r->tenant = *tenant;
 	r->len = VARSIZE_ANY_EXHDR(id);
 	r->id = pnstrdup(VARDATA_ANY(id), r->len);
@@ -1128,8 +1129,9 @@ scan_shares(ShareScan *ss, Oid indexid, AttrNumber recipient_attno,
 	scan_index(st, st->cat->shares, indexid, keys, nkeys, visit_share, ss);
 }
 
+/* Order by tenant and id: what a policy looks a row up by. */
 static int
-shared_resource_cmp(const void *a, const void *b)
+shared_resource_key_cmp(const void *a, const void *b)
 {
 	const SharedResource *x = a;
 	const SharedResource *y = b;
@@ -1141,6 +1143,19 @@ shared_resource_cmp(const void *a, const void *b)
 	if (c != 0)
 		return c;
 	return (x->len > y->len) - (x->len < y->len);
+}
+
+/* The same, then by table: the order of a list, and its duplicates. */
+static int
+shared_resource_cmp(const void *a, const void *b)
+{
+	const SharedResource *x = a;
+	const SharedResource *y = b;
+	int			c = shared_resource_key_cmp(a, b);
+
+	if (c != 0)
+		return c;
+	return (x->relid > y->relid) - (x->relid < y->relid);
 }
 
 /*
@@ -1205,8 +1220,8 @@ shares_in_context(const pg_uuid_t *user, const PermEntry *perm,
 }
 
 /*
- * The flat form the cache keeps: for each resource its tenant, the length
- * of its id (int32) and the id's bytes, unaligned.
+ * The flat form the cache keeps: for each resource its table's oid, its
+ * tenant, the length of its id (int32) and the id's bytes, unaligned.
  */
 static char *
 shares_flatten(const SharedResource *r, int n, Size *len)
@@ -1217,12 +1232,14 @@ shares_flatten(const SharedResource *r, int n, Size *len)
 	int			i;
 
 	for (i = 0; i < n; i++)
-		size += UUID_LEN + sizeof(int32) + r[i].len;
+		size += sizeof(Oid) + UUID_LEN + sizeof(int32) + r[i].len;
 	p = buf = palloc(Max(size, 1));
 	for (i = 0; i < n; i++)
 	{
 		int32		l = r[i].len;
 
+		memcpy(p, &r[i].relid, sizeof(Oid));
+		p += sizeof(Oid);
 		memcpy(p, &r[i].tenant, UUID_LEN);
 		p += UUID_LEN;
 		memcpy(p, &l, sizeof(int32));
@@ -1253,6 +1270,8 @@ shares_unflatten(const char *buf, Size len, SharedResource **out)
 			cap *= 2;
 			r = repalloc(r, sizeof(SharedResource) * cap);
 		}
+		memcpy(&r[n].relid, p, sizeof(Oid));
+		p += sizeof(Oid);
 		memcpy(&r[n].tenant, p, UUID_LEN);
 		p += UUID_LEN;
 		memcpy(&l, p, sizeof(int32));
@@ -1309,11 +1328,73 @@ tenancy_shares_contain(const SharedResource *list, int n,
 {
 	SharedResource key;
 
+	key.relid = InvalidOid;
+	key.tenant = *tenant;
+	key.id = id;
+	key.len = len;
+	return bsearch(&key, list, n, sizeof(SharedResource),
+				   shared_resource_key_cmp) != NULL;
+}
+
+/* Is (tenant, id) in the list, made on the table relid? */
+static bool
+shares_contain_on(const SharedResource *list, int n, Oid relid,
+				  const pg_uuid_t *tenant, const char *id, int len)
+{
+	SharedResource key;
+
+	key.relid = relid;
 	key.tenant = *tenant;
 	key.id = id;
 	key.len = len;
 	return bsearch(&key, list, n, sizeof(SharedResource),
 				   shared_resource_cmp) != NULL;
+}
+
+/*
+ * tenancy.protected_tables is small, and read here only when a share might
+ * decide a check that names no table: a scan of the heap.
+ */
+Oid
+tenancy_resource_type_table(const PermEntry *perm)
+{
+	const TenancyCatalog *cat = tenancy_catalog();
+	bool		pushed = read_begin();
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	Oid			result = InvalidOid;
+
+	rel = table_open(cat->protected_tables, AccessShareLock);
+	ScanKeyInit(&key, Anum_protected_tables_resource_type,
+				BTEqualStrategyNumber, F_TEXTEQ,
+				PointerGetDatum(cstring_to_text_with_len(perm->type,
+														 perm->typelen)));
+	scan = systable_beginscan(rel, InvalidOid, false, GetActiveSnapshot(),
+							  1, &key);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+
+		(void) heap_getattr(tuple, Anum_protected_tables_root,
+							RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			continue;
+		(void) heap_getattr(tuple, Anum_protected_tables_id_column,
+							RelationGetDescr(rel), &isnull);
+		if (isnull)
+			continue;
+		result = DatumGetObjectId(heap_getattr(tuple,
+											   Anum_protected_tables_relid,
+											   RelationGetDescr(rel),
+											   &isnull));
+		break;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	read_end(pushed);
+	return result;
 }
 
 bool
@@ -1339,8 +1420,8 @@ tenancy_user_has_share_in(const pg_uuid_t *user, const pg_uuid_t *tenant)
 
 bool
 tenancy_resource_allows(const pg_uuid_t *user, const pg_uuid_t *tenant,
-						const PermEntry *perm, const char *id, int idlen,
-						const pg_uuid_t *owner)
+						const PermEntry *perm, Oid relid,
+						const char *id, int idlen, const pg_uuid_t *owner)
 {
 	PermSet    *ps = tenancy_resolve(user, tenant);
 	SharedResource *shares;
@@ -1354,7 +1435,12 @@ tenancy_resource_allows(const pg_uuid_t *user, const pg_uuid_t *tenant,
 	if (id == NULL)
 		return false;
 	n = tenancy_user_shares(user, perm, &shares);
-	return tenancy_shares_contain(shares, n, tenant, id, idlen);
+	if (n == 0)
+		return false;
+	if (!OidIsValid(relid))
+		relid = tenancy_resource_type_table(perm);
+	return OidIsValid(relid) &&
+		shares_contain_on(shares, n, relid, tenant, id, idlen);
 }
 
 /*

@@ -29,6 +29,7 @@ extern int	tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 /* One resource shared with a user. */
 typedef struct SharedResource
 {
+	Oid			relid;			/* the table the share was made on */
 	pg_uuid_t	tenant;
 	int			len;
 	const char *id;				/* not NUL-terminated */
@@ -36,14 +37,22 @@ typedef struct SharedResource
 
 /*
  * The resources of perm's type shared with the user (directly or through a
- * team) for perm's action, sorted by tenant and id; returns how many.  A
- * permission with a "*" is never granted by a share: the result is empty.
+ * team) for perm's action, on whatever table, sorted by tenant, id and
+ * table; returns how many.  A permission with a "*" is never granted by a
+ * share: the result is empty.
  */
 extern int	tenancy_user_shares(const pg_uuid_t *user, const PermEntry *perm,
 								SharedResource **shares);
+/* Is (tenant, id) in the list, on any of its tables?  */
 extern bool tenancy_shares_contain(const SharedResource *shares, int n,
 								   const pg_uuid_t *tenant,
 								   const char *id, int len);
+
+/*
+ * The table that holds the resources of perm's type, those that shares
+ * name (the protected root with an id column); InvalidOid when there is none.
+ */
+extern Oid	tenancy_resource_type_table(const PermEntry *perm);
 
 /* Has the user any share in the tenant?  (A share makes a tenant visible.) */
 extern bool tenancy_user_has_share_in(const pg_uuid_t *user,
@@ -52,11 +61,13 @@ extern bool tenancy_user_has_share_in(const pg_uuid_t *user,
 /*
  * May the user act on one resource of the tenant: by a tenant-wide
  * permission, as its owner (owner may be NULL), or through a share of the
- * resource with id (NULL: no id)?
+ * resource with id (NULL: no id) made on the table relid (InvalidOid: the
+ * table that holds the resources of perm's type)?
  */
 extern bool tenancy_resource_allows(const pg_uuid_t *user,
 									const pg_uuid_t *tenant,
 									const PermEntry *perm,
+									Oid relid,
 									const char *id, int idlen,
 									const pg_uuid_t *owner);
 

@@ -221,17 +221,27 @@ COMMENT ON TABLE tenancy.role_assignments IS
 
 -- Shares ---------------------------------------------------------------------
 
--- Chosen actions on one resource (a row of a protected table, named by its
--- resource type and id), granted to a user or a team of the resource's
--- organization.  A share to a user hangs on their membership, a share to a
--- team on the team, and every share on its tenant: removing any of them
--- removes the share in the same statement.  One share per resource and
--- recipient; sharing again replaces the actions.
+-- Chosen actions on one resource (a row of a protected table, named by the
+-- table, its resource type and the row's id), granted to a user or a team of
+-- the resource's organization.  A share to a user hangs on their membership,
+-- a share to a team on the team, and every share on its tenant: removing any
+-- of them removes the share in the same statement.  One share per resource
+-- and recipient; sharing again replaces the actions.
+--
+-- A share grants only on the table it was made on (the protected table, the
+-- root of a partitioned one): the policies name their table, and the share
+-- must name it too.  It is regclass, not oid, so that pg_dump writes the
+-- table's name and a restore finds the table again under its new oid (the
+-- tables exist before the extension's configuration data is loaded).
+-- unprotect() and DROP TABLE remove the shares of their table, so that no
+-- share outlives it, and none can grant on a later table that reuses its
+-- oid.
 CREATE TABLE tenancy.shares (
     id          uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),
     org_id      uuid NOT NULL,
     tenant_id   uuid NOT NULL,
     resource_type text NOT NULL REFERENCES tenancy.resource_types (name),
+    relid       regclass NOT NULL,
     resource_id text NOT NULL,
     user_id     uuid,
     team_id     uuid,
@@ -250,7 +260,7 @@ CREATE TABLE tenancy.shares (
     CONSTRAINT shares_member_fkey FOREIGN KEY (org_id, user_id)
         REFERENCES tenancy.memberships (org_id, user_id) ON DELETE CASCADE,
     CONSTRAINT shares_key
-        UNIQUE NULLS NOT DISTINCT (resource_type, tenant_id, resource_id, user_id, team_id)
+        UNIQUE NULLS NOT DISTINCT (relid, tenant_id, resource_id, user_id, team_id)
 );
 CREATE INDEX shares_user_idx
     ON tenancy.shares (user_id, resource_type) WHERE user_id IS NOT NULL;

@@ -80,19 +80,21 @@ COMMENT ON FUNCTION tenancy.role_tenants() IS
     'The tenants where the current user holds any permission (only the current tenant when one is set): where they keep an owner''s rights.';
 
 -- Not STRICT: the second argument is a typed NULL that only names the type.
-CREATE FUNCTION tenancy.shared_ids(permission text, id_type anyelement)
+-- tbl is the table the policy is on: only shares made on it (or on the
+-- protected table it is a partition of) count.
+CREATE FUNCTION tenancy.shared_ids(permission text, id_type anyelement, tbl regclass)
 RETURNS anyarray
 LANGUAGE C STABLE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'tenancy_shared_ids';
-COMMENT ON FUNCTION tenancy.shared_ids(text, anyelement) IS
-    'The ids of the resources shared with the current user for a permission (in the current tenant when one is set), of the type of the second argument.';
+COMMENT ON FUNCTION tenancy.shared_ids(text, anyelement, regclass) IS
+    'The ids of the resources of a table shared with the current user for a permission (in the current tenant when one is set), of the type of the second argument.';
 
-CREATE FUNCTION tenancy.is_shared(tenant uuid, id anyelement, permission text)
+CREATE FUNCTION tenancy.is_shared(tenant uuid, id anyelement, permission text, tbl regclass)
 RETURNS boolean
 LANGUAGE C STABLE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'tenancy_is_shared';
-COMMENT ON FUNCTION tenancy.is_shared(uuid, anyelement, text) IS
-    'Whether the resource with this id, in this tenant, is shared with the current user for a permission.';
+COMMENT ON FUNCTION tenancy.is_shared(uuid, anyelement, text, regclass) IS
+    'Whether the resource of a table with this id, in this tenant, is shared with the current user for a permission.';
 
 CREATE FUNCTION tenancy.has_resource_permission(tenant uuid, permission text,
                                                 resource_id text, owner_id uuid DEFAULT NULL)
@@ -102,11 +104,13 @@ AS 'MODULE_PATHNAME', 'tenancy_has_resource_permission_current';
 COMMENT ON FUNCTION tenancy.has_resource_permission(uuid, text, text, uuid) IS
     'Whether the current user may act on one resource: by a tenant-wide permission, as its owner, or through a share; false without a context.';
 
--- Not STRICT: owner and id may be NULL (the table has no such column).
+-- Not STRICT: owner and id may be NULL (the table has no such column), and
+-- so may tbl, the table whose shares count (NULL: none).
 CREATE FUNCTION tenancy.resource_allows(tenant uuid, owner uuid, id anyelement,
-                                        permission text, for_write boolean DEFAULT false)
+                                        permission text, for_write boolean DEFAULT false,
+                                        tbl regclass DEFAULT NULL)
 RETURNS boolean
 LANGUAGE C STABLE PARALLEL RESTRICTED
 AS 'MODULE_PATHNAME', 'tenancy_resource_allows_row';
-COMMENT ON FUNCTION tenancy.resource_allows(uuid, uuid, anyelement, text, boolean) IS
+COMMENT ON FUNCTION tenancy.resource_allows(uuid, uuid, anyelement, text, boolean, regclass) IS
     'A resource-level policy''s conditions (tenant-wide permission, owner, share) in one call per row; what the planner puts in place of the policy when the plan reads the current tenant''s rows.';

@@ -71,17 +71,22 @@ $$;
 --
 -- With owner and id columns, a row is allowed by the tenant-wide
 -- permission, or to its owner while they hold any role in the tenant, or
--- through a share of that very row:
+-- through a share of that very row, made on this very table:
 --
 --   tenant_id = ANY (tenancy.visible_tenants('doc:read'))
 --   OR (owner_id = tenancy.current_user_id()
 --       AND tenant_id = ANY (tenancy.role_tenants()))
---   OR (id = ANY (tenancy.shared_ids('doc:read', NULL::bigint))
---       AND tenancy.is_shared(tenant_id, id, 'doc:read'))
+--   OR (id = ANY (tenancy.shared_ids('doc:read', NULL::bigint, 'app.docs'::regclass))
+--       AND tenancy.is_shared(tenant_id, id, 'doc:read', 'app.docs'::regclass))
 --
 -- Each arm is indexable on its own (tenant, owner and id indexes), and every
--- function is computed once per statement.  The C code (policy.c) relies on
--- the tenant condition being the first arm.
+-- function is computed once per statement.  The table is a constant (written
+-- as its oid, so that no search_path can make it another; kept as an oid, so
+-- that renaming the table changes nothing): a share made on another table of
+-- the same type, such as one an application role protected for a moment,
+-- grants nothing here.  A partition's policies name the partition, and the
+-- shares of its protected ancestor count there (policy.c).  The C code
+-- (policy.c) relies on the tenant condition being the first arm.
 CREATE FUNCTION tenancy._apply_protection(rel regclass, tenant_column name,
                                           resource_type text,
                                           owner_column name DEFAULT NULL,
@@ -120,9 +125,10 @@ BEGIN
                                    owner_column, tenant_column);
         END IF;
         IF p.command <> 'INSERT' AND id_column IS NOT NULL THEN
-            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s))'
-                                   ' AND tenancy.is_shared(%I, %I, %L::text))',
-                                   id_column, perm, id_type, tenant_column, id_column, perm);
+            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s, %L::pg_catalog.regclass))'
+                                   ' AND tenancy.is_shared(%I, %I, %L::text, %L::pg_catalog.regclass))',
+                                   id_column, perm, id_type, rel::oid,
+                                   tenant_column, id_column, perm, rel::oid);
         END IF;
         IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname = p.name) THEN
             EXECUTE format('DROP POLICY %I ON %s', p.name, rel);
@@ -132,6 +138,89 @@ BEGIN
                        CASE WHEN p.has_using THEN format(' USING (%s)', cond) ELSE '' END,
                        CASE WHEN p.has_check THEN format(' WITH CHECK (%s)', cond) ELSE '' END);
     END LOOP;
+END
+$$;
+
+-- Row-level security ORs the permissive policies of a table: one of the
+-- owner's own (say "USING (true)") would let every row through, whatever
+-- pg_tenancy's say.  protect() refuses such a table, and a partition that
+-- carries one cannot join a protected table.  Restrictive policies can only
+-- narrow and are left alone; pg_tenancy's own (by name) are replaced.
+CREATE FUNCTION tenancy._refuse_permissive_policies(rel regclass) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found text;
+BEGIN
+    SELECT string_agg(format('%I on %s', p.polname, p.polrelid::regclass), ', '
+                      ORDER BY p.polrelid::regclass::text, p.polname)
+    INTO found
+    FROM pg_policy p
+    WHERE p.polpermissive
+      AND p.polname NOT IN ('tenancy_select', 'tenancy_insert', 'tenancy_update', 'tenancy_delete')
+      AND (p.polrelid = rel
+           OR p.polrelid IN (SELECT t.relid FROM pg_partition_tree(rel) t));
+    IF found IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot protect table % while it has permissive policies of its own', rel
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Row-level security lets a row through when any permissive policy allows it, so these would admit rows of every tenant: %s.', found),
+                  HINT = 'Drop those policies, or recreate them AS RESTRICTIVE.';
+    END IF;
+END
+$$;
+
+-- The privileges that row-level security does not cover, taken from every
+-- role but the table's owner (PUBLIC included): with TRUNCATE a role empties
+-- every tenant, with TRIGGER it plants a trigger that sees every tenant's
+-- writes, with REFERENCES a foreign key of its own probes which ids exist
+-- (the checks bypass row-level security); a column's REFERENCES goes with
+-- the table's.  Acts only on a table recorded as protected (for any other,
+-- it returns an empty array), as the table's owner would: a superuser's
+-- REVOKE is done on the owner's behalf, and CASCADE takes the grants made
+-- with a grant option along.  Returns what it revoked, as
+-- "PRIVILEGE from role"; a NOTICE says the same.  protect() calls it for the
+-- table and each partition (also those attached or created later); the
+-- utility hook can call it after a GRANT on a protected table.
+CREATE FUNCTION tenancy._revoke_unsafe_privileges(rel regclass) RETURNS text[]
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    revoked text[] := '{}';
+BEGIN
+    IF rel IS NULL
+       OR NOT EXISTS (SELECT 1 FROM tenancy.protected_tables p WHERE p.relid = rel) THEN
+        RETURN revoked;
+    END IF;
+    FOR r IN
+        WITH grants AS (
+            SELECT a.grantee, a.privilege_type
+            FROM pg_class c, aclexplode(c.relacl) a
+            WHERE c.oid = rel
+            UNION
+            SELECT a.grantee, a.privilege_type
+            FROM pg_attribute att, aclexplode(att.attacl) a
+            WHERE att.attrelid = rel AND att.attnum > 0 AND NOT att.attisdropped
+        )
+        SELECT CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END AS role,
+               array_agg(DISTINCT g.privilege_type ORDER BY g.privilege_type) AS privileges
+        FROM grants g
+        WHERE g.privilege_type IN ('TRUNCATE', 'TRIGGER', 'REFERENCES')
+          AND g.grantee <> (SELECT c.relowner FROM pg_class c WHERE c.oid = rel)
+        GROUP BY 1
+        ORDER BY 1
+    LOOP
+        EXECUTE format('REVOKE TRUNCATE, TRIGGER, REFERENCES ON TABLE %s FROM %s CASCADE',
+                       rel, r.role);
+        revoked := array_append(revoked, array_to_string(r.privileges, ', ') || ' from ' || r.role);
+    END LOOP;
+    IF cardinality(revoked) > 0 THEN
+        RAISE NOTICE 'revoked privileges that row-level security does not cover on table %', rel
+            USING DETAIL = format('Revoked %s.', array_to_string(revoked, '; '));
+    END IF;
+    RETURN revoked;
 END
 $$;
 
@@ -197,6 +286,7 @@ BEGIN
     VALUES (rel, tenant_column, resource_type, owner_column, id_column, root,
             rls_was_enabled, rls_was_forced, newly)
     ON CONFLICT (relid) DO NOTHING;
+    PERFORM tenancy._revoke_unsafe_privileges(rel);
 END
 $$;
 
@@ -214,6 +304,10 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     DELETE FROM tenancy.protected_tables WHERE relid = rel RETURNING * INTO rec;
+    -- The shares made on the table go with its protection: kept, they would
+    -- grant again on whatever table is protected later with the same oid,
+    -- and they could have been made on a table protected only for a moment.
+    DELETE FROM tenancy.shares WHERE relid = rel;
     -- A type that protect() registered goes when nothing uses it any more.
     IF rec.registered_type
        AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables WHERE resource_type = rec.resource_type)
@@ -308,6 +402,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Name the resource type with resource_type => ''...'' (lower-case letters, digits and underscores).';
     END IF;
+
+    PERFORM tenancy._refuse_permissive_policies(tbl);
 
     SELECT * INTO existing FROM tenancy.protected_tables WHERE relid = tbl;
     IF FOUND AND (existing.tenant_column <> tenant_column OR existing.resource_type <> rtype
@@ -457,6 +553,7 @@ DECLARE
     rel pg_class;
 BEGIN
     SELECT * INTO rel FROM pg_class WHERE oid = part;
+    PERFORM tenancy._refuse_permissive_policies(part);
     PERFORM tenancy._apply_protection(part, tenant_column, resource_type, owner_column, id_column);
     PERFORM tenancy._record_protection(part, tenant_column, resource_type, root,
                                        rel.relrowsecurity, rel.relforcerowsecurity,
@@ -467,8 +564,8 @@ BEGIN
 END
 $$;
 
--- Deletes the shares of a resource type whose rows are no longer in the
--- protected table root (after a TRUNCATE, or a partition dropped).  Only
+-- Deletes the shares made on the protected table root whose rows are no
+-- longer in it (after a TRUNCATE, or a partition dropped).  Only
 -- for a table whose columns have safe types (see _protection_checked).
 CREATE FUNCTION tenancy._forget_missing_shares(root regclass) RETURNS void
 LANGUAGE plpgsql
@@ -480,19 +577,19 @@ BEGIN
     IF rec.relid IS NULL OR rec.id_column IS NULL THEN
         RETURN;
     END IF;
-    EXECUTE format('DELETE FROM tenancy.shares s WHERE s.resource_type = $1
+    EXECUTE format('DELETE FROM tenancy.shares s WHERE s.relid = $1
                       AND NOT EXISTS (SELECT 1 FROM %s r
                                       WHERE r.%I::text = s.resource_id AND r.%I = s.tenant_id)',
                    rec.relid, rec.id_column, rec.tenant_column)
-    USING rec.resource_type;
+    USING rec.relid;
 END
 $$;
 
 -- The rows a share names are gone (DELETE, TRUNCATE) or are no longer the
 -- same resource (a new id or tenant: the UPDATE trigger's WHEN clause): their
--- shares go too.  It acts only for
--- a table recorded as protected, with that table's own resource type, so a
--- trigger on some other table cannot reach another type's shares.
+-- shares go too.  It acts only for a table recorded as protected, and only
+-- on the shares made on that table (its protected root), so a trigger on
+-- some other table cannot reach another table's shares.
 CREATE FUNCTION tenancy._forget_shares() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -513,7 +610,8 @@ BEGIN
     EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
         INTO old_id, old_tenant USING OLD;
     DELETE FROM tenancy.shares
-    WHERE resource_type = rec.resource_type AND resource_id = old_id AND tenant_id = old_tenant;
+    WHERE relid = coalesce(rec.root, rec.relid)
+      AND resource_id = old_id AND tenant_id = old_tenant;
     RETURN NULL;
 END
 $$;
@@ -602,8 +700,8 @@ END
 $$;
 
 -- A dropped table takes its resources' shares with it: a table created
--- again under the same name and type must not inherit them.  A dropped
--- partition takes the shares of the rows it held.
+-- again under the same name and type, or one that reuses its oid, must not
+-- inherit them.  A dropped partition takes the shares of the rows it held.
 CREATE FUNCTION tenancy._forget_dropped_tables() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -619,12 +717,12 @@ BEGIN
         SELECT * FROM tenancy.protected_tables p
         WHERE p.relid::oid = ANY (dropped) AND p.id_column IS NOT NULL
     LOOP
-        IF r.root IS NULL THEN
-            DELETE FROM tenancy.shares WHERE resource_type = r.resource_type;
-        ELSIF NOT r.root::oid = ANY (dropped) THEN
+        IF r.root IS NOT NULL AND NOT r.root::oid = ANY (dropped) THEN
             PERFORM tenancy._forget_missing_shares(r.root);
         END IF;
     END LOOP;
+    -- Whether or not the table was still recorded as protected.
+    DELETE FROM tenancy.shares WHERE relid::oid = ANY (dropped);
     DELETE FROM tenancy.protected_tables WHERE relid::oid = ANY (dropped);
 END
 $$;

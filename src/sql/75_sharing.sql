@@ -9,13 +9,15 @@
 -- no one else can: a share cannot be forged by inserting into the table.
 -- ---------------------------------------------------------------------------
 
--- The protected table whose rows are the resources of a type, and the
--- tenant, owner and id (as the id column's own text, whatever form the
--- caller wrote it in) of one of them, in the current tenant if one is set;
--- all NULL when there is no such row, or more than one (ids unique only per
--- tenant, and no current tenant to choose).
+-- The protected table whose rows are the resources of a type (its root,
+-- for a partitioned table: shares are made on it), and the tenant, owner and
+-- id (as the id column's own text, whatever form the caller wrote it in) of
+-- one of them, in the current tenant if one is set; all but the table NULL
+-- when there is no such row, or more than one (ids unique only per tenant,
+-- and no current tenant to choose).
 CREATE FUNCTION tenancy._resource(resource_type text, resource_id text,
-                                  OUT tenant_id uuid, OUT owner_id uuid, OUT id text)
+                                  OUT tenant_id uuid, OUT owner_id uuid, OUT id text,
+                                  OUT rel regclass)
 RETURNS record
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -23,7 +25,6 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     rec tenancy.protected_tables;
-    rel regclass;
     id_type text;
     n bigint;
 BEGIN
@@ -80,7 +81,8 @@ $$;
 -- share of it).  A missing resource is refused with the same error, so that
 -- share() does not tell which ids exist.
 CREATE FUNCTION tenancy._check_may_share(sharer uuid, resource_type text, resource_id text,
-                                         actions text[], OUT tenant_id uuid, OUT id text)
+                                         actions text[], OUT tenant_id uuid, OUT id text,
+                                         OUT rel regclass)
 RETURNS record
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -102,6 +104,7 @@ BEGIN
     END LOOP;
     tenant_id := r.tenant_id;
     id := r.id;
+    rel := r.rel;
 END
 $$;
 
@@ -169,8 +172,8 @@ BEGIN
 
     -- A new share replaces the old one.
     INSERT INTO tenancy.shares AS s
-        (org_id, tenant_id, resource_type, resource_id, user_id, team_id, actions, shared_by)
-    VALUES (t.org_id, t.id, resource_type, target.id, to_user, to_team, acts, sharer)
+        (org_id, tenant_id, resource_type, relid, resource_id, user_id, team_id, actions, shared_by)
+    VALUES (t.org_id, t.id, resource_type, target.rel, target.id, to_user, to_team, acts, sharer)
     ON CONFLICT ON CONSTRAINT shares_key DO UPDATE
         SET actions = EXCLUDED.actions, shared_by = EXCLUDED.shared_by,
             created_at = pg_catalog.now()
@@ -197,7 +200,7 @@ BEGIN
     PERFORM tenancy._check_recipient(to_user, to_team);
     target := tenancy._check_may_share(sharer, resource_type, resource_id, '{}');
     DELETE FROM tenancy.shares s
-    WHERE s.resource_type = resource_type AND s.tenant_id = target.tenant_id
+    WHERE s.relid = target.rel AND s.tenant_id = target.tenant_id
       AND s.resource_id = target.id
       AND s.user_id IS NOT DISTINCT FROM to_user AND s.team_id IS NOT DISTINCT FROM to_team;
     RETURN FOUND;

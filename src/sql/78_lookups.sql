@@ -129,6 +129,10 @@ AS $$
     FROM tenancy.shares s
     JOIN members mb ON mb.org_id = s.org_id
     WHERE s.resource_type = shared_with.resource_type
+      -- Only shares made on the table that holds the type's resources.
+      AND s.relid = (SELECT p.relid FROM tenancy.protected_tables p
+                     WHERE p.resource_type = shared_with.resource_type
+                       AND p.root IS NULL AND p.id_column IS NOT NULL)
       AND (s.user_id = mb.user_id
            OR s.team_id IN (SELECT tm.team_id FROM tenancy.team_members tm
                             WHERE tm.org_id = mb.org_id AND tm.user_id = mb.user_id))

@@ -31,6 +31,7 @@ BEGIN
                                 'protect', 'unprotect', '_record_protection',
                                 '_forget_protection', '_apply_protection',
                                 '_protect_partition', '_has_protection_policies',
+                                '_refuse_permissive_policies',
                                 '_not_null', 'cache_stats', 'cache_reset')
           -- Trigger functions too (but those above): nobody attaches the
           -- audit log's or the cache's to a table of their own.

@@ -182,6 +182,11 @@ AS $$
           AND (m.expires_at IS NULL OR m.expires_at > statement_timestamp())
           AND s.tenant_id = shared.tenant
           AND s.resource_type = shared.resource_type
+          -- A share counts only on the table it was made on: the one that
+          -- holds the type's resources.
+          AND s.relid = (SELECT p.relid FROM tenancy.protected_tables p
+                         WHERE p.resource_type = shared.resource_type
+                           AND p.root IS NULL AND p.id_column IS NOT NULL)
           AND s.resource_id = shared.resource_id
           AND shared.action = ANY (s.actions)
           AND (s.user_id = shared.user_id
