@@ -276,14 +276,16 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE TRUNCATE, TRIGGER ON TABLES FROM a
 RESET ROLE;
 SELECT has_table_privilege('app_user', 'app.parts_other', 'TRUNCATE') AS new_partition_truncate,
        has_table_privilege('app_user', 'app.parts_other', 'TRIGGER') AS new_partition_trigger;
--- Called again (as the utility hook will after a GRANT), it takes back a
--- later grant; on a table that is not protected it does nothing.
+-- A later GRANT is taken back at once by the utility hook (src/guard.c),
+-- which calls it after every GRANT on tables; called again, it finds
+-- nothing left.
 SET ROLE app_owner;
 GRANT TRUNCATE ON app.ledger TO app_user;
 RESET ROLE;
 SELECT tenancy._revoke_unsafe_privileges('app.ledger') AS revoked_again;
 SELECT tenancy._revoke_unsafe_privileges('app.ledger') AS nothing_left;
--- A grant made through a grant option goes along with it.
+-- A grant option for TRIGGER is taken back as well, so its holder cannot
+-- pass the privilege on.
 CREATE ROLE ledger_admin;
 GRANT USAGE ON SCHEMA app TO ledger_admin;
 SET ROLE app_owner;

@@ -91,22 +91,30 @@ is_protected(Oid relid)
 	return found;
 }
 
+/* A relation's owner, or InvalidOid when it is gone. */
+static Oid
+rel_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
 /* Superusers, roles that bypass row-level security, and the owner. */
 static bool
 may_block_tenants(Oid relid)
 {
 	Oid			user = GetUserId();
-	HeapTuple	tuple;
-	Oid			owner;
+	Oid			owner = rel_owner(relid);
 
-	if (superuser_arg(user) || has_bypassrls_privilege(user))
-		return true;
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		return true;			/* gone: LOCK TABLE says so itself */
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return has_privs_of_role(user, owner);
+	/* A relation that is gone: LOCK TABLE says so itself. */
+	return !OidIsValid(owner) || superuser_arg(user) ||
+		has_bypassrls_privilege(user) || has_privs_of_role(user, owner);
 }
 
 static void
@@ -175,24 +183,37 @@ static void
 after_grant(GrantStmt *stmt)
 {
 	Oid			nsp;
+	Oid			tables;
 	Oid			argtype = REGCLASSOID;
+	Oid			save_user;
+	int			save_sec;
 
 	if (!stmt->is_grant || stmt->objtype != OBJECT_TABLE || creating_extension)
 		return;
 	nsp = get_namespace_oid("tenancy", true);
-	if (!OidIsValid(nsp) ||
-		!OidIsValid(get_relname_relid("protected_tables", nsp)) ||
+	tables = OidIsValid(nsp) ? get_relname_relid("protected_tables", nsp) : InvalidOid;
+	if (!OidIsValid(tables) ||
 		!OidIsValid(LookupFuncName(list_make2(makeString("tenancy"),
 											  makeString("_revoke_unsafe_privileges")),
 								   1, &argtype, true)))
 		return;
 
+	/*
+	 * As the extension's owner, who alone may run the helper (it revokes
+	 * with the rights of each table's owner).  An error restores the
+	 * caller's identity with the transaction's abort.
+	 */
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(rel_owner(tables),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	SPI_connect();
 	if (SPI_execute("SELECT tenancy._revoke_unsafe_privileges(p.relid)"
 					" FROM tenancy.protected_tables p",
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not take back unsafe privileges on protected tables");
 	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
 }
 
 static void
