@@ -54,7 +54,6 @@ typedef struct ContextExtra
 /* Settings. */
 static char *context_value = NULL;
 static bool require_signed = false;
-static char *context_secret = NULL;
 
 /* The extra data of the value in force (assign hook). */
 static ContextExtra *current_extra = NULL;
@@ -189,9 +188,8 @@ check_context(char **newval, void **extra, GucSource source)
 				TokenClaims claims;
 				const char *detail;
 
-				if (!tenancy_token_verify(value, context_secret,
-										  GetCurrentTimestamp(), &claims,
-										  &detail))
+				if (!tenancy_token_verify(value, GetCurrentTimestamp(),
+										  &claims, &detail))
 				{
 					GUC_check_errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
 					GUC_check_errmsg("invalid context token");
@@ -339,15 +337,6 @@ tenancy_context_init(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-
-	DefineCustomStringVariable("tenancy.context_secret",
-							   "Sets the secret that signs context tokens (HMAC-SHA-256).",
-							   NULL,
-							   &context_secret,
-							   "",
-							   PGC_SUSET,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
 
 	/*
 	 * The context is defined last, so that a value re-applied now meets the
