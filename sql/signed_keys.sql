@@ -157,6 +157,16 @@ SELECT pg_temp.check(pg_temp.hs('{"alg":"HS256","kid":"hs-1","alg":"none"}',
 SELECT pg_temp.check(pg_temp.hs('{"alg":"HS256","kid":"hs-1"}',
                                 '{"sub":"11111111-1111-4111-8111-111111111111","exp":4102444800,"sub":"33333333-3333-4333-8333-333333333333"}',
                                 'a test secret of at least thirty-two bytes')) AS sub_twice;
+-- A member of the wrong type is refused, not taken as absent.
+SELECT pg_temp.check(pg_temp.hs('{"alg":"HS256","kid":["hs-1"]}',
+                                '{"sub":"11111111-1111-4111-8111-111111111111","exp":4102444800}',
+                                'a test secret of at least thirty-two bytes')) AS kid_array;
+SELECT pg_temp.check(pg_temp.hs('{"alg":"HS256","kid":"hs-1"}',
+                                '{"sub":"11111111-1111-4111-8111-111111111111","exp":4102444800,"tenant":["22222222-2222-4222-8222-222222222222"]}',
+                                'a test secret of at least thirty-two bytes')) AS tenant_array;
+SELECT pg_temp.check(pg_temp.hs('{"alg":"HS256","kid":"hs-1"}',
+                                '{"sub":"11111111-1111-4111-8111-111111111111","exp":4102444800,"tenant":null}',
+                                'a test secret of at least thirty-two bytes')) AS tenant_null;
 -- An ES256 signature must be raw r||s (64 bytes), not DER.
 SELECT pg_temp.check(:'es256_der') AS es256_der_signature;
 

@@ -439,7 +439,7 @@ verify_token_in_context(const char *token, TimestampTz now,
 		return false;
 	}
 	alg = hp.value[CM_ALG];
-	if (hp.value[CM_KID] != NULL && !string_claim(&hp, CM_KID))
+	if (hp.seen[CM_KID] && !string_claim(&hp, CM_KID))
 	{
 		*detail = "The token header's \"kid\" must be a string.";
 		return false;
@@ -460,7 +460,8 @@ verify_token_in_context(const char *token, TimestampTz now,
 		*detail = "The claim \"sub\" must be a user's uuid.";
 		return false;
 	}
-	claims->has_tenant = (pp.value[CM_TENANT] != NULL);
+	/* Present means present: an array or null is a bad tenant, not none. */
+	claims->has_tenant = pp.seen[CM_TENANT];
 	if (claims->has_tenant &&
 		(!string_claim(&pp, CM_TENANT) ||
 		 !tenancy_parse_uuid(pp.value[CM_TENANT], strlen(pp.value[CM_TENANT]),
