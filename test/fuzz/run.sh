@@ -2,8 +2,8 @@
 # test/fuzz/run.sh [COUNT [SEED]] — fuzz the token verifier and the permset
 # input function.
 #
-# COUNT inputs per target (default 3000, about half a minute; 100000 and
-# more on demand), made by gen.py from SEED (default 1).  Uses the server
+# COUNT inputs per target (default 3000, a few seconds; 100000, about a
+# minute, on demand), made by gen.py from SEED (default 1).  Uses the server
 # that PGHOST/PGPORT/PGUSER name (scripts/test's) when PGPORT is set, else
 # starts a throwaway cluster of $PG_BIN.  Each batch of inputs runs under a
 # statement_timeout; the inputs are checked for: no crash (the connection
