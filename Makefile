@@ -17,6 +17,7 @@ ISOLATION   = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --inputdir=.
 
 PG_CPPFLAGS = -Isrc
+SHLIB_LINK  += -lcrypto
 # -Wextra is kept; the three exemptions are for warnings that the server's own
 # headers trigger (unused parameters in inline functions and the like).
 PG_CFLAGS   = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

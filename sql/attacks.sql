@@ -554,8 +554,8 @@ SELECT count(*) AS stats_rows_visible FROM pg_stats WHERE schemaname = 'app' AND
 RESET ROLE;
 
 --
--- 14. Spoofing the context in signed mode: only a token signed with the
---     secret counts; SET, set_config(), ALTER ROLE ... SET and a SECURITY
+-- 14. Spoofing the context in signed mode: only a token signed with a
+--     signing key counts; SET, set_config(), ALTER ROLE ... SET and a SECURITY
 --     DEFINER function of the application role are refused or ignored.
 --
 CREATE EXTENSION pgcrypto;
@@ -568,10 +568,10 @@ CREATE FUNCTION pg_temp.jwt(payload jsonb, secret text) RETURNS text LANGUAGE sq
                  pg_temp.b64url(convert_to(payload::text, 'UTF8')) AS p) x
 $$;
 SET tenancy.require_signed_context = on;
-SET tenancy.context_secret = 'attack suite secret';
+SELECT tenancy.add_signing_key('attacks', 'HS256', 'attack suite secret, thirty-two bytes');
 SELECT pg_temp.jwt(jsonb_build_object('sub', :'alice', 'tenant', :'ta',
                                       'exp', floor(extract(epoch FROM now() + interval '10 minutes'))),
-                   'attack suite secret') AS tok_alice_ta,
+                   'attack suite secret, thirty-two bytes') AS tok_alice_ta,
        pg_temp.jwt(jsonb_build_object('sub', :'bob', 'tenant', :'tb',
                                       'exp', floor(extract(epoch FROM now() + interval '10 minutes'))),
                    'wrong secret') AS tok_bob_forged \gset
@@ -591,7 +591,9 @@ SELECT atk.try(format('SELECT tenancy.set_context_token(%L)', :'tok_bob_forged')
 SELECT atk.try('SET tenancy.require_signed_context = off') AS switch_signed_mode_off;
 SELECT atk.try('SELECT set_config(''tenancy.require_signed_context'', ''off'', true)') AS switch_off_by_set_config;
 SELECT atk.try('ALTER ROLE app_user SET tenancy.require_signed_context = off') AS switch_off_by_alter_role;
-SELECT atk.try('SHOW tenancy.context_secret') AS read_the_secret;
+SELECT atk.try('SELECT key FROM tenancy.signing_keys') AS read_the_keys;
+SELECT atk.try('SHOW tenancy.context_secret') AS read_a_secret_setting;
+SELECT atk.try($q$SELECT tenancy.add_signing_key('mine', 'HS256', 'an attacker secret, thirty-two bytes')$q$) AS add_a_key;
 SELECT count(*) AS leaked FROM app.documents;
 SELECT atk.try(format('INSERT INTO app.documents (tenant_id, body) VALUES (%L, %L)', :'tb', 'planted')) AS write;
 ROLLBACK;
@@ -658,7 +660,6 @@ ALTER ROLE app_user RESET ALL;
 --
 SELECT tenancy.current_user_id() IS NULL AS no_context;  -- (loads pg_tenancy in this new connection)
 SET tenancy.require_signed_context = on;
-SET tenancy.context_secret = 'attack suite secret';
 SET ROLE app_user;
 BEGIN;
 SET tenancy.context = :'tok_alice_ta';
@@ -675,7 +676,7 @@ COMMIT;
 RESET ROLE;
 RESET tenancy.context;
 RESET tenancy.require_signed_context;
-RESET tenancy.context_secret;
+SELECT tenancy.drop_signing_key('attacks');
 
 --
 -- 16. A plain (session-level) SET on a new connection, before anything of

@@ -170,19 +170,20 @@ $$;
 -- Tokens are refused while signed mode is off.
 SELECT tenancy.set_context_token(pg_temp.jwt(pg_temp.claims(:'bo'), 'k'));
 
--- Only superusers switch it on and set the secret; nobody else can read it.
+-- Only superusers switch it on and add keys; nobody else can read them.
 SET tenancy.require_signed_context = on;
-SET tenancy.context_secret = 'correct horse battery staple';
-SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod'), 'correct horse battery staple') AS good \gset
+SELECT tenancy.add_signing_key('ctx', 'HS256', 'correct horse battery staple, and more');
+SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod'), 'correct horse battery staple, and more') AS good \gset
 SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod'), 'wrong secret') AS forged \gset
-SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod', '-1 minute'), 'correct horse battery staple') AS expired \gset
-SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'dev'), 'correct horse battery staple') AS no_role \gset
-SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod'), 'correct horse battery staple', '{"alg":"none"}') AS alg_none \gset
-SELECT pg_temp.jwt(jsonb_build_object('sub', :'bo'), 'correct horse battery staple') AS no_exp \gset
+SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod', '-1 minute'), 'correct horse battery staple, and more') AS expired \gset
+SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'dev'), 'correct horse battery staple, and more') AS no_role \gset
+SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod'), 'correct horse battery staple, and more', '{"alg":"none"}') AS alg_none \gset
+SELECT pg_temp.jwt(jsonb_build_object('sub', :'bo'), 'correct horse battery staple, and more') AS no_exp \gset
 
 SET ROLE tenancy_ctx_app;
+SELECT key FROM tenancy.signing_keys;
+SELECT tenancy.add_signing_key('mine', 'HS256', 'a secret of my own, thirty-two bytes');
 SHOW tenancy.context_secret;
-SET tenancy.context_secret = 'mine';
 SET tenancy.require_signed_context = off;
 
 -- Every unsigned way is refused.
@@ -242,7 +243,7 @@ SET LOCAL tenancy.require_signed_context = on;
 SELECT public.ctx() AS unsigned_after_switch;
 COMMIT;
 RESET tenancy.require_signed_context;
-RESET tenancy.context_secret;
+SELECT tenancy.drop_signing_key('ctx');
 
 DROP SCHEMA app CASCADE;
 DROP FUNCTION public.ctx();

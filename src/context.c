@@ -58,7 +58,6 @@ typedef struct ContextExtra
 static char *context_value = NULL;
 static bool require_signed = false;
 static char *admin_role = NULL;
-static char *context_secret = NULL;
 
 /*
  * Whether the library was loaded before this session's first statement
@@ -222,9 +221,8 @@ check_context(char **newval, void **extra, GucSource source)
 					GUC_check_errhint("Add pg_tenancy to shared_preload_libraries and restart the server.");
 					return false;
 				}
-				if (!tenancy_token_verify(value, context_secret,
-										  GetCurrentTimestamp(), &claims,
-										  &detail))
+				if (!tenancy_token_verify(value, GetCurrentTimestamp(),
+										  &claims, &detail))
 				{
 					GUC_check_errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
 					GUC_check_errmsg("invalid context token");
@@ -459,16 +457,6 @@ tenancy_context_init(void)
 								   PGC_SUSET,
 								   GUC_NOT_IN_SAMPLE,
 								   NULL, NULL, NULL);
-
-	if (!PT_GUC_IS_DEFINED("tenancy.context_secret"))
-	DefineCustomStringVariable("tenancy.context_secret",
-							   "Sets the secret that signs context tokens (HMAC-SHA-256).",
-							   NULL,
-							   &context_secret,
-							   "",
-							   PGC_SUSET,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
 
 	/*
 	 * The context is defined last, so that a value re-applied now meets the

@@ -2,47 +2,88 @@
  * token.c
  *		Verification of signed context tokens.
  *
- * A token is a compact JWT: base64url(header) "." base64url(payload) "."
- * base64url(signature), where the signature is HMAC-SHA-256 of the first two
- * parts under the secret tenancy.context_secret.  The header must say
- * {"alg":"HS256"} (a token that names another algorithm, "none" included, is
- * refused); the payload carries "sub" (the user's uuid), optionally
- * "tenant" (a tenant's uuid) and "exp" (Unix seconds; required).
+ * A token is a compact JWS: base64url(header) "." base64url(payload) "."
+ * base64url(signature).  The header names the algorithm ("alg": HS256,
+ * RS256, ES256 or EdDSA; "none" and anything else are refused) and usually
+ * the key ("kid"); the key, from tenancy.signing_keys (keys.c), must be of
+ * that very algorithm, so that a public key can never be used as an HMAC
+ * secret.  The payload carries "sub" (the user's uuid), optionally
+ * "tenant" (a tenant's uuid), "exp" (Unix seconds; required), and "nbf",
+ * "iss" and "aud", checked as the key says.
  *
- * Everything here reports failure by return value, never by ereport, so that
- * it can run inside the GUC check hook that establishes the context.  The
- * HMAC and base64 are PostgreSQL's own (src/common); JSON is read with the
- * server's non-throwing JSON parser.
+ * Everything here reports failure by return value, never by ereport, so
+ * that it can run inside the GUC check hook that establishes the context.
+ * Hostile input is bounded before anything is parsed: the token's length,
+ * the canonical form of its base64url, the encoding of its JSON, and the
+ * nesting depth of that JSON (PostgreSQL's JSON parser checks the stack
+ * depth as it recurses, and that check raises an error).
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "common/base64.h"
-#include "common/hmac.h"
 #include "common/jsonapi.h"
-#include "common/sha2.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "keys.h"
 #include "token.h"
 
-/* What the JSON walk collects: top-level string and number members only. */
+/* Limits checked before anything is parsed. */
+#define TOKEN_MAX_LENGTH	8192
+#define TOKEN_MAX_DEPTH		16
+
+/* The members read from the header and the payload. */
+typedef enum ClaimMember
+{
+	CM_OTHER = -1,
+	CM_ALG,
+	CM_KID,
+	CM_SUB,
+	CM_TENANT,
+	CM_EXP,
+	CM_NBF,
+	CM_ISS,
+	CM_AUD,
+	CM_COUNT
+} ClaimMember;
+
+static const char *const claim_names[CM_COUNT] = {
+	"alg", "kid", "sub", "tenant", "exp", "nbf", "iss", "aud"
+};
+
+/* What the JSON walk collects: top-level members, and "aud" as an array. */
 typedef struct ClaimsParse
 {
 	int			depth;
-	const char *field;			/* top-level member being read, or NULL */
-	char	   *alg;
-	char	   *sub;
-	char	   *tenant;
-	char	   *exp;
-	bool		exp_is_number;
+	bool		is_object;		/* the top level is an object */
+	bool		repeated;		/* a member read here appears twice */
+	bool		aud_bad;		/* "aud" is neither a string nor strings */
+	bool		in_aud;			/* inside the "aud" array */
+	ClaimMember member;			/* top-level member being read */
+	char	   *value[CM_COUNT];
+	JsonTokenType type[CM_COUNT];
+	bool		seen[CM_COUNT];
+	List	   *aud;			/* "aud" strings, from a string or an array */
 } ClaimsParse;
 
 static JSON_ACTION_RESULT
 claims_object_start(void *state)
 {
-	((ClaimsParse *) state)->depth++;
+	ClaimsParse *p = state;
+
+	if (p->depth == 0)
+		p->is_object = true;
+	else if (p->depth == 1 && p->member == CM_AUD)
+		p->aud_bad = true;
+	else if (p->in_aud)
+		p->aud_bad = true;
+	p->depth++;
 	JSON_ACTION_RETURN;
 }
 
@@ -56,14 +97,24 @@ claims_object_end(void *state)
 static JSON_ACTION_RESULT
 claims_array_start(void *state)
 {
-	((ClaimsParse *) state)->depth++;
+	ClaimsParse *p = state;
+
+	if (p->depth == 1 && p->member == CM_AUD)
+		p->in_aud = true;
+	else if (p->in_aud)
+		p->aud_bad = true;
+	p->depth++;
 	JSON_ACTION_RETURN;
 }
 
 static JSON_ACTION_RESULT
 claims_array_end(void *state)
 {
-	((ClaimsParse *) state)->depth--;
+	ClaimsParse *p = state;
+
+	p->depth--;
+	if (p->depth == 1 && p->in_aud)
+		p->in_aud = false;
 	JSON_ACTION_RETURN;
 }
 
@@ -71,8 +122,22 @@ static JSON_ACTION_RESULT
 claims_field_start(void *state, char *fname, bool isnull)
 {
 	ClaimsParse *p = state;
+	int			i;
 
-	p->field = (p->depth == 1) ? fname : NULL;
+	if (p->depth != 1)
+		JSON_ACTION_RETURN;
+	p->member = CM_OTHER;
+	for (i = 0; i < CM_COUNT; i++)
+	{
+		if (strcmp(fname, claim_names[i]) == 0)
+		{
+			if (p->seen[i])
+				p->repeated = true;
+			p->seen[i] = true;
+			p->member = (ClaimMember) i;
+			break;
+		}
+	}
 	JSON_ACTION_RETURN;
 }
 
@@ -81,31 +146,95 @@ claims_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	ClaimsParse *p = state;
 
-	if (p->depth != 1 || p->field == NULL)
-		JSON_ACTION_RETURN;
-	if (strcmp(p->field, "alg") == 0 && tokentype == JSON_TOKEN_STRING)
-		p->alg = token;
-	else if (strcmp(p->field, "sub") == 0 && tokentype == JSON_TOKEN_STRING)
-		p->sub = token;
-	else if (strcmp(p->field, "tenant") == 0 && tokentype == JSON_TOKEN_STRING)
-		p->tenant = token;
-	else if (strcmp(p->field, "exp") == 0)
+	if (p->depth == 1 && p->member != CM_OTHER)
 	{
-		p->exp = token;
-		p->exp_is_number = (tokentype == JSON_TOKEN_NUMBER);
+		p->value[p->member] = token;
+		p->type[p->member] = tokentype;
+		if (p->member == CM_AUD)
+		{
+			if (tokentype == JSON_TOKEN_STRING)
+				p->aud = lappend(p->aud, token);
+			else
+				p->aud_bad = true;
+		}
 	}
-	p->field = NULL;
+	else if (p->depth == 2 && p->in_aud)
+	{
+		if (tokentype == JSON_TOKEN_STRING)
+			p->aud = lappend(p->aud, token);
+		else
+			p->aud_bad = true;
+	}
 	JSON_ACTION_RETURN;
 }
 
-/* Parse one JSON object; false if it is not well-formed JSON. */
+/*
+ * The deepest nesting of arrays and objects in a JSON text, counted outside
+ * strings as the lexer sees them; an upper bound of what the parser would
+ * recurse into.
+ */
+static int
+json_nesting_depth(const char *json, int len)
+{
+	int			depth = 0;
+	int			deepest = 0;
+	bool		in_string = false;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > deepest)
+				deepest = depth;
+		}
+		else if (c == ']' || c == '}')
+			depth--;
+	}
+	return deepest;
+}
+
+/*
+ * Parse one JSON object of the token, bounded first; false with *detail set
+ * if it is not a well-formed JSON object within the limits.
+ */
 static bool
-parse_claims(char *json, int len, ClaimsParse *out)
+parse_claims(char *json, int len, ClaimsParse *out, const char *what,
+			 const char **detail)
 {
 	JsonLexContext *lex;
 	JsonSemAction sem;
 
 	memset(out, 0, sizeof(*out));
+	out->member = CM_OTHER;
+	if (memchr(json, '\0', len) != NULL)
+	{
+		*detail = psprintf("The token %s contains a zero byte.", what);
+		return false;
+	}
+	if (!pg_verify_mbstr(PG_UTF8, json, len, true))
+	{
+		*detail = psprintf("The token %s is not valid UTF-8.", what);
+		return false;
+	}
+	if (json_nesting_depth(json, len) > TOKEN_MAX_DEPTH)
+	{
+		*detail = psprintf("The token %s nests arrays or objects deeper than %d levels.",
+						   what, TOKEN_MAX_DEPTH);
+		return false;
+	}
+
 	memset(&sem, 0, sizeof(sem));
 	sem.semstate = out;
 	sem.object_start = claims_object_start;
@@ -115,43 +244,80 @@ parse_claims(char *json, int len, ClaimsParse *out)
 	sem.object_field_start = claims_field_start;
 	sem.scalar = claims_scalar;
 
-	lex = PT_JSON_LEXER(json, len, GetDatabaseEncoding());
-	return pg_parse_json(lex, &sem) == JSON_SUCCESS;
+	lex = PT_JSON_LEXER(json, len, PG_UTF8);
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || !out->is_object)
+	{
+		*detail = psprintf("The token %s is not a JSON object.", what);
+		return false;
+	}
+	if (out->repeated)
+	{
+		*detail = psprintf("The token %s has a member twice.", what);
+		return false;
+	}
+	return true;
 }
 
-/* Decode base64url (no padding) into a palloc'd buffer; -1 if invalid. */
+static inline int
+b64url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * Decode canonical base64url into a palloc'd, NUL-terminated buffer; -1 if
+ * it is not: only the url-safe alphabet, no padding, no whitespace, a
+ * length that some byte string encodes to, and unused trailing bits zero
+ * (so that exactly one text encodes each byte string).
+ */
 static int
 b64url_decode(const char *src, int len, char **dst)
 {
-	int			padded = len + (4 - len % 4) % 4;
-	char	   *std;
+	char	   *out;
+	uint32		acc = 0;
+	int			bits = 0;
+	int			n = 0;
 	int			i;
-	int			outlen;
 
 	if (len == 0 || len % 4 == 1)
 		return -1;
-	std = palloc(padded + 1);
+	out = palloc(len * 3 / 4 + 1);
 	for (i = 0; i < len; i++)
 	{
-		char		c = src[i];
+		int			v = b64url_value(src[i]);
 
-		if (c == '-')
-			c = '+';
-		else if (c == '_')
-			c = '/';
-		else if (c == '+' || c == '/' || c == '=')
-			return -1;			/* not the url-safe alphabet */
-		std[i] = c;
+		if (v < 0)
+		{
+			pfree(out);
+			return -1;
+		}
+		acc = (acc << 6) | v;
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			out[n++] = (char) ((acc >> bits) & 0xFF);
+		}
 	}
-	for (; i < padded; i++)
-		std[i] = '=';
-	std[padded] = '\0';
-
-	*dst = palloc(pg_b64_dec_len(padded) + 1);
-	outlen = pg_b64_decode(std, padded, *dst, pg_b64_dec_len(padded));
-	if (outlen >= 0)
-		(*dst)[outlen] = '\0';
-	return outlen;
+	/* Left over: 2 bits (len % 4 == 3) or 4 bits (len % 4 == 2), all zero. */
+	if ((acc & ((1U << bits) - 1)) != 0)
+	{
+		pfree(out);
+		return -1;
+	}
+	out[n] = '\0';
+	*dst = out;
+	return n;
 }
 
 bool
@@ -198,22 +364,36 @@ tenancy_parse_uuid(const char *s, int len, pg_uuid_t *out)
 	return n == UUID_LEN;
 }
 
-/* Compare without an early exit, so timing says nothing of the secret. */
+/* A NumericDate claim (Unix seconds) as a timestamp; false if it is not one. */
 static bool
-equal_in_constant_time(const uint8 *a, const uint8 *b, int len)
+numeric_date(const ClaimsParse *p, ClaimMember m, TimestampTz *out)
 {
-	uint8		diff = 0;
-	int			i;
+	char	   *end;
+	double		seconds;
 
-	for (i = 0; i < len; i++)
-		diff |= a[i] ^ b[i];
-	return diff == 0;
+	if (p->value[m] == NULL || p->type[m] != JSON_TOKEN_NUMBER)
+		return false;
+	seconds = strtod(p->value[m], &end);
+	if (*end != '\0' || !(seconds > 0 && seconds <= 1.0e11))
+		return false;
+	*out = (TimestampTz) ((seconds -
+						   ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY))
+						  * USECS_PER_SEC);
+	return true;
 }
 
-bool
-tenancy_token_verify(const char *token, const char *secret, TimestampTz now,
-					 TokenClaims *claims, const char **detail)
+static bool
+string_claim(const ClaimsParse *p, ClaimMember m)
 {
+	return p->value[m] != NULL && p->type[m] == JSON_TOKEN_STRING;
+}
+
+/* The checks, in a memory context of their own; see tenancy_token_verify. */
+static bool
+verify_token_in_context(const char *token, TimestampTz now,
+						TokenClaims *claims, const char **detail)
+{
+	size_t		toklen = strlen(token);
 	const char *dot1;
 	const char *dot2;
 	char	   *header;
@@ -222,19 +402,18 @@ tenancy_token_verify(const char *token, const char *secret, TimestampTz now,
 	int			hlen;
 	int			plen;
 	int			slen;
-	uint8		expected[PG_SHA256_DIGEST_LENGTH];
-	pg_hmac_ctx *hmac;
 	ClaimsParse hp;
 	ClaimsParse pp;
-	char	   *end;
-	double		exp_seconds;
+	SigningKey	key;
+	const char *alg;
+	const char *kid;
+	TimestampTz nbf;
 
-	if (secret == NULL || secret[0] == '\0')
+	if (toklen > TOKEN_MAX_LENGTH)
 	{
-		*detail = "No secret is configured in tenancy.context_secret.";
+		*detail = "A token is at most 8192 bytes long.";
 		return false;
 	}
-
 	dot1 = strchr(token, '.');
 	dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
 	if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL)
@@ -242,79 +421,176 @@ tenancy_token_verify(const char *token, const char *secret, TimestampTz now,
 		*detail = "A token has three dot-separated parts.";
 		return false;
 	}
-
 	hlen = b64url_decode(token, dot1 - token, &header);
-	plen = b64url_decode(dot1 + 1, dot2 - dot1 - 1, &payload);
-	slen = b64url_decode(dot2 + 1, strlen(dot2 + 1), &signature);
-	if (hlen < 0 || plen < 0 || slen < 0)
+	plen = hlen < 0 ? -1 : b64url_decode(dot1 + 1, dot2 - dot1 - 1, &payload);
+	slen = plen < 0 ? -1 : b64url_decode(dot2 + 1, strlen(dot2 + 1), &signature);
+	if (slen < 0)
 	{
-		*detail = "A part of the token is not base64url.";
+		*detail = "A part of the token is not canonical unpadded base64url.";
 		return false;
 	}
 
-	/* The algorithm is checked before the signature, and only HS256 passes. */
-	if (!parse_claims(header, hlen, &hp) || hp.alg == NULL ||
-		strcmp(hp.alg, "HS256") != 0)
+	/* The header chooses the key; the algorithm must be the key's. */
+	if (!parse_claims(header, hlen, &hp, "header", detail))
+		return false;
+	if (!string_claim(&hp, CM_ALG) || !tenancy_alg_is_supported(hp.value[CM_ALG]))
 	{
-		*detail = "The token header must name the algorithm HS256.";
+		*detail = "The token header must name the algorithm HS256, RS256, ES256 or EdDSA.";
 		return false;
 	}
+	alg = hp.value[CM_ALG];
+	if (hp.seen[CM_KID] && !string_claim(&hp, CM_KID))
+	{
+		*detail = "The token header's \"kid\" must be a string.";
+		return false;
+	}
+	kid = hp.value[CM_KID];
+	if (!tenancy_signing_key_find(kid, alg, &key, detail))
+		return false;
+	if (!tenancy_signature_verify(&key, (const uint8 *) token, dot2 - token,
+								  (const uint8 *) signature, slen, detail))
+		return false;
 
-	hmac = pg_hmac_create(PG_SHA256);
-	if (hmac == NULL ||
-		pg_hmac_init(hmac, (const uint8 *) secret, strlen(secret)) < 0 ||
-		pg_hmac_update(hmac, (const uint8 *) token, dot2 - token) < 0 ||
-		pg_hmac_final(hmac, expected, sizeof(expected)) < 0)
-	{
-		pg_hmac_free(hmac);
-		*detail = "The signature could not be computed.";
+	/* Signed by the key: now the claims. */
+	if (!parse_claims(payload, plen, &pp, "payload", detail))
 		return false;
-	}
-	pg_hmac_free(hmac);
-	if (slen != PG_SHA256_DIGEST_LENGTH ||
-		!equal_in_constant_time((uint8 *) signature, expected, slen))
-	{
-		*detail = "The signature does not match.";
-		return false;
-	}
-
-	if (!parse_claims(payload, plen, &pp))
-	{
-		*detail = "The token payload is not a JSON object.";
-		return false;
-	}
-	if (pp.sub == NULL || !tenancy_parse_uuid(pp.sub, strlen(pp.sub), &claims->sub))
+	if (!string_claim(&pp, CM_SUB) ||
+		!tenancy_parse_uuid(pp.value[CM_SUB], strlen(pp.value[CM_SUB]), &claims->sub))
 	{
 		*detail = "The claim \"sub\" must be a user's uuid.";
 		return false;
 	}
-	claims->has_tenant = (pp.tenant != NULL);
+	/* Present means present: an array or null is a bad tenant, not none. */
+	claims->has_tenant = pp.seen[CM_TENANT];
 	if (claims->has_tenant &&
-		!tenancy_parse_uuid(pp.tenant, strlen(pp.tenant), &claims->tenant))
+		(!string_claim(&pp, CM_TENANT) ||
+		 !tenancy_parse_uuid(pp.value[CM_TENANT], strlen(pp.value[CM_TENANT]),
+							 &claims->tenant)))
 	{
 		*detail = "The claim \"tenant\" must be a tenant's uuid.";
 		return false;
 	}
-	if (pp.exp == NULL || !pp.exp_is_number)
+	if (!numeric_date(&pp, CM_EXP, &claims->exp))
 	{
 		*detail = "The claim \"exp\" must be a number of seconds since 1970.";
 		return false;
 	}
-	exp_seconds = strtod(pp.exp, &end);
-	if (*end != '\0' || exp_seconds <= 0 || exp_seconds > 1.0e11)
-	{
-		*detail = "The claim \"exp\" must be a number of seconds since 1970.";
-		return false;
-	}
-	claims->exp = (TimestampTz) ((exp_seconds -
-								  ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY))
-								 * USECS_PER_SEC);
 	if (claims->exp <= now)
 	{
 		*detail = "The token has expired.";
 		return false;
 	}
+	if (pp.seen[CM_NBF])
+	{
+		if (!numeric_date(&pp, CM_NBF, &nbf))
+		{
+			*detail = "The claim \"nbf\" must be a number of seconds since 1970.";
+			return false;
+		}
+		if (nbf > now)
+		{
+			*detail = "The token is not valid yet.";
+			return false;
+		}
+	}
+	if (key.issuer != NULL &&
+		(!string_claim(&pp, CM_ISS) || strcmp(pp.value[CM_ISS], key.issuer) != 0))
+	{
+		*detail = "The claim \"iss\" does not name the issuer of the signing key.";
+		return false;
+	}
+	if (key.audience != NULL)
+	{
+		ListCell   *lc;
+		bool		found = false;
+
+		if (!pp.aud_bad)
+		{
+			foreach(lc, pp.aud)
+			{
+				if (strcmp((char *) lfirst(lc), key.audience) == 0)
+					found = true;
+			}
+		}
+		if (!found)
+		{
+			*detail = "The claim \"aud\" does not name the audience of the signing key.";
+			return false;
+		}
+	}
 	return true;
+}
+
+bool
+tenancy_token_verify(const char *token, TimestampTz now,
+					 TokenClaims *claims, const char **detail)
+{
+	MemoryContext work;
+	MemoryContext caller = CurrentMemoryContext;
+	TokenClaims result;
+	bool		ok;
+
+	/*
+	 * Everything decoded and read is scratch, dropped in one go; the detail
+	 * sentences outlive it, so they are static strings or copied out.
+	 */
+	work = AllocSetContextCreate(caller, "pg_tenancy token",
+								 ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(work);
+	memset(&result, 0, sizeof(result));
+	ok = verify_token_in_context(token, now, &result, detail);
+	MemoryContextSwitchTo(caller);
+	if (!ok)
+		*detail = pstrdup(*detail);
+	MemoryContextDelete(work);
+	if (ok)
+		*claims = result;
+	return ok;
+}
+
+PG_FUNCTION_INFO_V1(tenancy_verify_token);
+
+/*
+ * tenancy.verify_token(token text, OUT user_id uuid, OUT tenant_id uuid,
+ * OUT expires_at timestamptz): what the context would take from the token,
+ * checked exactly as tenancy.context's check hook does, or the error that
+ * hook would raise.  For operators, and for the fuzzer.
+ */
+Datum
+tenancy_verify_token(PG_FUNCTION_ARGS)
+{
+	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	TokenClaims claims;
+	const char *detail;
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	pg_uuid_t  *user;
+	pg_uuid_t  *tenant;
+
+	if (!tenancy_token_verify(token, GetCurrentTimestamp(), &claims, &detail))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid context token"),
+				 errdetail("%s", detail)));
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+
+	user = palloc(sizeof(pg_uuid_t));
+	*user = claims.sub;
+	values[0] = UUIDPGetDatum(user);
+	if (claims.has_tenant)
+	{
+		tenant = palloc(sizeof(pg_uuid_t));
+		*tenant = claims.tenant;
+		values[1] = UUIDPGetDatum(tenant);
+	}
+	else
+		nulls[1] = true;
+	values[2] = TimestampTzGetDatum(claims.exp);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 /* Invitation tokens ---------------------------------------------------------- */

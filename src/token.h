@@ -1,6 +1,7 @@
 /*
  * token.h
- *		Signed context tokens: compact JWTs (HS256) carrying a user and an
+ *		Signed context tokens: compact JWTs (HS256, RS256, ES256 or EdDSA,
+ *		with keys from tenancy.signing_keys) carrying a user and an
  *		optional tenant.
  */
 #ifndef PG_TENANCY_TOKEN_H
@@ -19,14 +20,16 @@ typedef struct TokenClaims
 } TokenClaims;
 
 /*
- * Verify a token against the secret and decode its claims.  Returns false
- * with *detail set to a sentence saying what is wrong (malformed, wrong
- * algorithm, bad signature, missing or bad claims, expired); raises
- * nothing, so that it can run inside a GUC check hook.
+ * Verify a token with the signing key it names and decode its claims.
+ * Returns false with *detail set to a sentence saying what is wrong
+ * (malformed or over a limit, unknown key or algorithm, bad signature,
+ * missing or bad claims, expired, not yet valid, wrong issuer or
+ * audience); raises nothing but out of memory, so that it can run inside a
+ * GUC check hook.  Must be called inside a transaction (it reads
+ * tenancy.signing_keys).
  */
-extern bool tenancy_token_verify(const char *token, const char *secret,
-								 TimestampTz now, TokenClaims *claims,
-								 const char **detail);
+extern bool tenancy_token_verify(const char *token, TimestampTz now,
+								 TokenClaims *claims, const char **detail);
 
 /* A uuid in its canonical text form (36 characters); raises nothing. */
 extern bool tenancy_parse_uuid(const char *s, int len, pg_uuid_t *out);

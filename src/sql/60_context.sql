@@ -19,7 +19,7 @@ RETURNS void
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 AS 'MODULE_PATHNAME', 'tenancy_set_context_token';
 COMMENT ON FUNCTION tenancy.set_context_token(text) IS
-    'Sets the context from a signed token (HS256 JWT) until the end of the transaction.';
+    'Sets the context from a signed token (a JWT signed by a key of tenancy.signing_keys) until the end of the transaction.';
 
 CREATE FUNCTION tenancy.clear_context()
 RETURNS void

@@ -59,3 +59,5 @@ SELECT pg_catalog.pg_extension_config_dump('tenancy.invitations', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitation_tenant_roles', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.invitation_teams', '');
 SELECT pg_catalog.pg_extension_config_dump('tenancy.protected_tables', '');
+-- So is signed mode's configuration; the dump holds HS256 secrets.
+SELECT pg_catalog.pg_extension_config_dump('tenancy.signing_keys', '');

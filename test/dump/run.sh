@@ -16,13 +16,18 @@ notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
 psql_q() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-echo "1..8"
+echo "1..9"
 "$bin/dropdb" --if-exists dump_src >/dev/null 2>&1
 "$bin/dropdb" --if-exists dump_dst >/dev/null 2>&1
 "$bin/createdb" dump_src && "$bin/createdb" dump_dst
 
 check "the sample hierarchy loads" \
     "psql_q -d dump_src -c 'CREATE EXTENSION pg_tenancy' -f '$repo/examples/sample.sql' >'$work/dump_load.log' 2>&1"
+# Signed mode's keys are configuration the dump must carry too.
+psql_q -d dump_src -v rsa="$(cat "$repo/test/keys/rsa-1.pub")" >/dev/null 2>&1 <<'SQL'
+SELECT tenancy.add_signing_key('rsa-aud', 'RS256', :'rsa', issuer => 'https://issuer.example', audience => 'api');
+SELECT tenancy.add_signing_key('hs-1', 'HS256', 'a dump test secret, thirty-two bytes');
+SQL
 check "pg_dump succeeds" \
     "'$bin/pg_dump' -Fc -f '$work/sample.dump' dump_src 2>'$work/dump_dump.log'"
 check "pg_restore into a new database succeeds without errors" \
@@ -55,6 +60,7 @@ invitations|true
 invitation_tenant_roles|true
 invitation_teams|true
 protected_tables|true
+signing_keys|true
 TABLES
 }
 contents dump_src >"$work/tables_src.txt"
@@ -70,6 +76,10 @@ src_rows=$(psql_q -At -d dump_src -f "$here/isolation.sql")
 dst_rows=$(psql_q -At -d dump_dst -f "$here/isolation.sql" 2>&1)
 check "the protected table shows bob the same rows after the restore ($dst_rows)" \
     "[ -n '$dst_rows' ] && [ '$src_rows' = '$dst_rows' ]"
+
+token=$(awk -F'\t' '$1 == "aud_ok" { print $2 }' "$repo/test/keys/tokens.txt")
+check "a signed token verifies with the restored keys" \
+    "[ \"\$(psql_q -At -d dump_dst -c \"SELECT user_id FROM tenancy.verify_token('$token')\" 2>&1)\" = 11111111-1111-4111-8111-111111111111 ]"
 
 check "the restored hierarchy is managed as before" \
     "psql_q -d dump_dst -c \"SELECT tenancy.create_tenant(id, 'qa') FROM tenancy.organizations WHERE slug = 'acme'\" >/dev/null 2>&1"
