@@ -49,13 +49,13 @@ SET log_statement = 'all';
 SET tenancy.admin_role = 'regress_setup_nobody';
 ALTER ROLE regress_setup_app SET tenancy.require_signed_context = off;
 GRANT EXECUTE ON FUNCTION tenancy.assign_role(text, uuid, uuid, uuid, uuid, timestamptz) TO regress_setup_app;
-SELECT * FROM pg_temp.findings() WHERE split_part(pg_temp.findings, ' | ', 2) NOT IN
+SELECT f FROM pg_temp.findings() f WHERE split_part(f, ' | ', 2) NOT IN
     ('permissive_policy', 'rls_not_forced', 'member_of_owner', 'owner_can_login',
      'bypassrls_login', 'missing_tenant_index', 'unprotected_tenant_table');
 -- A symmetric key, and a role that can read every table.
 SELECT tenancy.add_signing_key('k1', 'HS256', repeat('s', 32));
 CREATE ROLE regress_setup_reader LOGIN IN ROLE pg_read_all_data;
-SELECT * FROM pg_temp.findings() WHERE split_part(pg_temp.findings, ' | ', 2) IN
+SELECT f FROM pg_temp.findings() f WHERE split_part(f, ' | ', 2) IN
     ('key_readable', 'symmetric_key', 'no_signing_keys');
 
 -- Everything fixed as the findings say.

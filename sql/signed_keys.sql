@@ -320,10 +320,10 @@ SELECT pg_temp.check(:'rs256') AS old_key_after_drop, pg_temp.check(:'rs256_rsa2
 SELECT 'tenancy.signing_keys'::regclass = ANY (extconfig) AS dumped
 FROM pg_extension WHERE extname = 'pg_tenancy';
 
--- A deep token SET in a new connection before the library is loaded there
--- is checked while the library defines its settings: a warning, and the
--- library works (the old verifier raised out of _PG_init, and the library
--- stayed half-loaded for the life of the connection).
+-- A deep token SET as a new connection's first statement is refused at
+-- once (the library is preloaded, as signed contexts require), and the
+-- connection goes on.  t/020_hostile_role.pl sets one before the library is
+-- loaded, on a server without the preload.
 ALTER ROLE tenancy_keys_app SET tenancy.require_signed_context = on;
 SELECT pg_temp.b64url(convert_to(repeat('[', 100000), 'UTF8')) || '.e30.AAAA' AS deep \gset
 \c - tenancy_keys_app

@@ -131,6 +131,34 @@ my $nested = encode_base64url('[' x 100000) . '.' . encode_base64url('{}') . '.A
 		"BEGIN; SET LOCAL tenancy.context = '$nested'; SELECT tenancy.current_user_id() IS NULL; COMMIT; SELECT 2;");
 	is($out, "t\n2", 'lazy: the same in the transaction that loads the library');
 }
+# Without the preload, a GRANT sent before anything loads the library is
+# not taken back; check_setup() finds it, and the missing preload.
+{
+	$lazy->safe_psql('postgres', 'GRANT TRUNCATE ON docs TO app');
+	my $found = $lazy->safe_psql('postgres',
+		"SELECT string_agg(severity || ' ' || check_name, ',' ORDER BY check_name) FROM tenancy.check_setup() WHERE check_name IN ('unsafe_grant', 'not_preloaded')");
+	is($found, 'critical not_preloaded,critical unsafe_grant',
+		'lazy: check_setup reports the grant and the missing preload');
+	$lazy->safe_psql('postgres', 'REVOKE TRUNCATE ON docs FROM app');
+}
+
+# An error while the library loads (here a lock timeout in the context's
+# check, re-applying a value SET in the loading transaction) fails that
+# statement only: the next one finishes loading the library.
+{
+	my $holder = $lazy->background_psql('postgres');
+	$holder->query_safe('BEGIN; LOCK TABLE tenancy.users IN ACCESS EXCLUSIVE MODE;');
+	my ($out, $err);
+	$lazy->psql('postgres',
+		"SET tenancy.require_signed_context = off; SET lock_timeout = '100ms';\n"
+		  . "BEGIN;\nSET LOCAL tenancy.context = '$id{alice}';\nSELECT tenancy.current_user_id();\nROLLBACK;\n"
+		  . "SELECT tenancy.current_user_id() IS NULL AS loaded;\n",
+		stdout => \$out, stderr => \$err);
+	like($err, qr/lock timeout/, 'lazy: the load was interrupted by an error');
+	is($out, 't', 'lazy: and the next statement of the connection works');
+	$holder->query_safe('COMMIT');
+	$holder->quit;
+}
 $lazy->stop;
 
 #

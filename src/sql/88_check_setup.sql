@@ -83,15 +83,17 @@ BEGIN
 
     -- Login roles that act as an owner through membership in its role.
     RETURN QUERY
-    SELECT DISTINCT 'critical', 'member_of_owner', quote_ident(r.rolname),
-           format('Role %I can log in and has the privileges of %I, owner of protected table %s: it may truncate it, disable row-level security or drop the policies.', r.rolname, o.rolname, p.relid),
+    SELECT 'critical', 'member_of_owner', quote_ident(r.rolname),
+           format('Role %I can log in and has the privileges of %I, owner of protected tables %s: it may truncate them, disable row-level security or drop the policies.',
+                  r.rolname, o.rolname, string_agg(p.relid::text, ', ' ORDER BY p.relid::text)),
            format('REVOKE %I FROM %I;', o.rolname, r.rolname)
     FROM tenancy.protected_tables p
     JOIN pg_class c ON c.oid = p.relid
     JOIN pg_roles o ON o.oid = c.relowner
     JOIN pg_roles r ON r.oid <> o.oid
     WHERE r.rolcanlogin AND NOT r.rolsuper
-      AND pg_has_role(r.oid, o.oid, 'USAGE');
+      AND pg_has_role(r.oid, o.oid, 'USAGE')
+    GROUP BY r.rolname, o.rolname;
 
     RETURN QUERY
     SELECT 'warning', 'bypassrls_login', quote_ident(r.rolname),
