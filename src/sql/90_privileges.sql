@@ -32,7 +32,9 @@ BEGIN
                                 '_forget_protection', '_apply_protection',
                                 '_protect_partition', '_has_protection_policies',
                                 '_refuse_permissive_policies',
-                                '_not_null', 'cache_stats', 'cache_reset')
+                                '_not_null', 'cache_stats', 'cache_reset',
+                                -- Guards the lookups run as their caller.
+                                '_check_permission', '_check_may_ask_about')
           -- Trigger functions too (but those above): nobody attaches the
           -- audit log's or the cache's to a table of their own.
     LOOP
