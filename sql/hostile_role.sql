@@ -6,7 +6,7 @@
 -- attack and shows how it is refused.
 --
 -- The library is loaded in each connection before the attacks (here by a
--- first call into it); tests/t/020_hostile_role.pl runs the cases that
+-- first call into it); t/020_hostile_role.pl runs the cases that
 -- depend on a connection's first statement, with shared_preload_libraries.
 --
 CREATE EXTENSION pg_tenancy;
