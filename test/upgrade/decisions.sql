@@ -24,8 +24,8 @@ SELECT 'tenants_with_permission', u.email, p,
 FROM u, unnest(ARRAY['pipeline:read', 'job:update', 'note:read']) p
 ORDER BY 2, 3;
 SELECT 'permission_holders', t.name, p,
-       (SELECT string_agg(u.email || ':' || h.path || ':' || coalesce(h.role, ''), ','
-                          ORDER BY u.email, h.path, h.role)
+       (SELECT string_agg(u.email || ':' || h.via || ':' || coalesce(h.role, ''), ','
+                          ORDER BY u.email, h.via, h.role)
         FROM tenancy.permission_holders(t.id, p) h JOIN u ON u.id = h.user_id)
 FROM t, unnest(ARRAY['pipeline:read', 'doc:update']) p
 ORDER BY 2, 3;

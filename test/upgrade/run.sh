@@ -39,9 +39,13 @@ failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
-# check_same NAME A B: the two files are equal; the diff when not.
+# check_same NAME A B [errors_are_answers]: the two files are equal, and no
+# query in them failed (unless errors are answers too); the diff when not.
 check_same() {
-    if cmp -s "$2" "$3"; then
+    if [ "${4:-}" != errors_are_answers ] && grep -q ERROR "$2" "$3"; then
+        notok "$1"
+        grep -h ERROR "$2" "$3" | sed 's/^/#   /'
+    elif cmp -s "$2" "$3"; then
         ok "$1 ($(wc -l <"$2") lines)"
     else
         notok "$1"
@@ -68,7 +72,7 @@ bail() {
     exit 1
 }
 
-echo "1..12"
+echo "1..14"
 
 # --- 0.1.0, built into a copy of the tree ----------------------------------
 # The Debian layout: bindir is ROOT/lib/postgresql/15/bin, and pg_config and
@@ -112,8 +116,11 @@ else
 fi
 
 observe() {     # observe NAME: decisions and rows into WORK/NAME.*
-    psql_q -d up -f "$here/decisions.sql" >"$work/$1.decisions" 2>&1
+    # Each script must run to its end: an error would stop it, and two
+    # outputs cut at the same place would compare equal.
+    psql_q -d up -f "$here/decisions.sql" >"$work/$1.decisions" 2>&1 &&
     psql_q -d up -f "$here/rows.sql" >"$work/$1.rows.sql" 2>&1
+    echo $? >"$work/$1.status"
     # Not ON_ERROR_STOP: a context refused is an answer too (the path of
     # the script, which names the run, is cut from its message).
     "$bin/psql" -X -q -At -d up -f "$work/$1.rows.sql" 2>&1 \
@@ -130,6 +137,23 @@ stop "$oldbin" || bail "the 0.1.0 cluster stops"
 
 # --- the package is replaced: the tree under test, the same data -----------
 start "$bin" || bail "the same data directory starts with the library under test"
+
+# Before the update, the 0.2.0 library on the 0.1.0 schema: it refuses to
+# answer (the schema check in src/catalog.c), a decision as well as a
+# protected table's policy; it answers nothing wrong.
+refused=$("$bin/psql" -X -q -At -d up 2>&1 <<'SQL'
+SELECT id AS bob FROM tenancy.users WHERE email = 'bob@acme.test' \gset
+SELECT id AS prod FROM tenancy.tenants WHERE slug = 'prod' \gset
+SELECT tenancy.permissions(:'bob', :'prod');
+BEGIN;
+SET LOCAL ROLE demo_app;
+SELECT tenancy.set_context(:'bob') \g /dev/null
+SELECT count(*) FROM pipelines;
+COMMIT;
+SQL
+)
+check "before the update, the new library refuses the 0.1.0 schema instead of answering" \
+    "[ \$(printf '%s\n' \"\$refused\" | grep -c ERROR) -ge 2 ] && ! printf '%s\n' \"\$refused\" | grep -qE '^[0-9{]'"
 if psql_q -d up -c 'ALTER EXTENSION pg_tenancy UPDATE' >"$work/update.log" 2>&1 &&
    [ "$(psql_q -At -d up -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_tenancy'")" = 0.2.0 ]; then
     ok "ALTER EXTENSION pg_tenancy UPDATE takes 0.1.0 to 0.2.0"
@@ -140,10 +164,12 @@ fi
 observe after
 
 decisions=$(grep -c . "$work/before.decisions")
+check "the decision and row scripts run without error, before and after" \
+    "[ \"\$(cat '$work/before.status' '$work/after.status')\" = \"\$(printf '0\n0')\" ] && ! grep -q ERROR '$work/before.decisions' '$work/after.decisions'"
 check_same "every decision, lookup and table's contents are the same after the update ($decisions answers)" \
     "$work/before.decisions" "$work/after.decisions"
 check_same "every user sees the same rows of every protected table and partition, with and without a current tenant" \
-    "$work/before.rows" "$work/after.rows"
+    "$work/before.rows" "$work/after.rows" errors_are_answers
 check "the rows compared include shared, owned and tenant-wide rows (not all empty)" \
     "grep -q 'load test' '$work/before.rows' && grep -q 'fraud-model training' '$work/before.rows' && [ \$(grep -c '|' '$work/before.rows') -gt 100 ]"
 
