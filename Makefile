@@ -1,6 +1,6 @@
 # pg_tenancy — PGXS build
 EXTENSION   = pg_tenancy
-EXTVERSION  = 0.1.0
+EXTVERSION  = 0.2.0
 
 MODULE_big  = pg_tenancy
 OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -9,6 +9,9 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # so that each part of the schema lives beside the C it belongs to.
 SQL_PARTS   = $(sort $(wildcard src/sql/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+# Released versions' install scripts, frozen as they shipped, and the
+# upgrade scripts between versions (ALTER EXTENSION pg_tenancy UPDATE).
+DATA        = $(sort $(wildcard upgrade/$(EXTENSION)--*.sql))
 
 REGRESS     = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=.

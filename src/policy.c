@@ -425,8 +425,13 @@ tenancy_shared_ids(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	/*
+	 * Version 0.1.0 declared the function without the table: called through
+	 * that declaration (before ALTER EXTENSION UPDATE), no share counts.
+	 */
 	memo = shares_memo(fcinfo, permission,
-					   PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2));
+					   PG_NARGS() < 3 || PG_ARGISNULL(2) ?
+					   InvalidOid : PG_GETARG_OID(2));
 
 	if (memo->ids == (Datum) 0 || memo->elemtype != elemtype)
 	{
@@ -471,7 +476,9 @@ tenancy_is_shared(PG_FUNCTION_ARGS)
 	SharesMemo *memo;
 	char	   *id;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
+	/* 0.1.0's declaration, without the table: no share counts. */
+	if (PG_NARGS() < 4 ||
+		PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) ||
 		PG_ARGISNULL(3))
 		PG_RETURN_BOOL(false);
 	tenant = PG_GETARG_UUID_P(0);
@@ -752,6 +759,7 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 	{
 		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
 
+		/* 0.1.0's declaration had no table (argument 6): no share counts. */
 		shares_fill(&memo->shares, permission,
 					PG_NARGS() > 5 && !PG_ARGISNULL(5) ? PG_GETARG_OID(5) : InvalidOid,
 					fcinfo->flinfo->fn_mcxt);
