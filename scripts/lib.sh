@@ -30,6 +30,9 @@ ensure_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# scripts/test and scripts/valgrind set PG_TENANCY_WERROR=1 so that the
+# project's own checks build with -Werror (see the Makefile); scripts/demo,
+# a build from source by a user and the Debian package do not.
 build_and_install() {
     say "building pg_tenancy"
     make -s -C "$REPO" PG_CONFIG="$PG_BIN/pg_config" >/dev/null
