@@ -10,7 +10,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
 pgtap libtap-parser-sourcehandler-pgtap-perl make gcc libc6-dev perl pgbouncer
-libipc-run-perl libssl-dev openssl"
+libipc-run-perl libssl-dev openssl git debhelper postgresql-server-dev-all dpkg-dev
+fakeroot"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
