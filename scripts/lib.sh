@@ -10,7 +10,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
 pgtap libtap-parser-sourcehandler-pgtap-perl make gcc libc6-dev perl pgbouncer
-libipc-run-perl libssl-dev openssl git"
+libipc-run-perl libssl-dev openssl git debhelper postgresql-server-dev-all dpkg-dev
+fakeroot"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -30,6 +31,9 @@ ensure_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# scripts/test and scripts/valgrind set PG_TENANCY_WERROR=1 so that the
+# project's own checks build with -Werror (see the Makefile); scripts/demo,
+# a build from source by a user and the Debian package do not.
 build_and_install() {
     say "building pg_tenancy"
     make -s -C "$REPO" PG_CONFIG="$PG_BIN/pg_config" >/dev/null

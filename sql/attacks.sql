@@ -8,7 +8,7 @@
 -- The cast: organization acme (tenants prod and staging) and organization
 -- globex (tenant main); alice administers acme, bob globex, carol edits acme
 -- prod, vic views acme prod.  app.documents is owned by the ordinary role
--- app_owner and protected; app_user is what the application connects as.
+-- regress_app_owner and protected; regress_app_user is what the application connects as.
 --
 CREATE EXTENSION pg_tenancy;
 \set SHOW_CONTEXT never
@@ -39,14 +39,14 @@ SELECT :'alice' || '/' || :'ta' AS ctx_alice_ta, :'alice' AS ctx_alice,
 \i test/regress/attack_helpers.psql
 
 -- Roles and the protected table.
-CREATE ROLE app_owner;
-CREATE ROLE app_user LOGIN;
-CREATE ROLE app_bypass BYPASSRLS;
-CREATE SCHEMA app AUTHORIZATION app_owner;
-GRANT USAGE ON SCHEMA app TO app_user, app_bypass;
-CREATE SCHEMA evil AUTHORIZATION app_user;
+CREATE ROLE regress_app_owner;
+CREATE ROLE regress_app_user LOGIN;
+CREATE ROLE regress_app_bypass BYPASSRLS;
+CREATE SCHEMA app AUTHORIZATION regress_app_owner;
+GRANT USAGE ON SCHEMA app TO regress_app_user, regress_app_bypass;
+CREATE SCHEMA evil AUTHORIZATION regress_app_user;
 
-SET ROLE app_owner;
+SET ROLE regress_app_owner;
 CREATE TABLE app.documents (
     id        bigserial PRIMARY KEY,
     tenant_id uuid NOT NULL,
@@ -54,9 +54,9 @@ CREATE TABLE app.documents (
 );
 CREATE INDEX documents_tenant_idx ON app.documents (tenant_id);
 SELECT tenancy.protect('app.documents', tenant_column => 'tenant_id', resource_type => 'document');
-GRANT SELECT, INSERT, UPDATE, DELETE ON app.documents TO app_user;
-GRANT USAGE ON SEQUENCE app.documents_id_seq TO app_user;
-GRANT SELECT ON app.documents TO app_bypass;
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.documents TO regress_app_user;
+GRANT USAGE ON SEQUENCE app.documents_id_seq TO regress_app_user;
+GRANT SELECT ON app.documents TO regress_app_bypass;
 RESET ROLE;
 SELECT relrowsecurity, relforcerowsecurity,
        (SELECT count(*) FROM pg_policy WHERE polrelid = 'app.documents'::regclass) AS policies
@@ -74,7 +74,7 @@ INSERT INTO app.documents (tenant_id, body) VALUES
 --
 -- 1. No context: nothing to read, and every write fails with a clear 42501.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT count(*) AS leaked FROM app.documents;
 SELECT atk.try(format('INSERT INTO app.documents (tenant_id, body) VALUES (%L, %L)', :'tb', 'planted')) AS insert_without_context;
 SELECT atk.try('UPDATE app.documents SET body = ''defaced''') AS update_without_context;
@@ -87,7 +87,7 @@ RESET ROLE;
 -- 2. The table owner (forced row-level security) and the application role
 --    see only their context's rows.
 --
-SET ROLE app_owner;
+SET ROLE regress_app_owner;
 SELECT count(*) AS owner_leaked_without_context FROM app.documents;
 BEGIN;
 SELECT 'set' AS context FROM tenancy.set_context(:'alice', :'ta');
@@ -95,7 +95,7 @@ SELECT string_agg(body, ', ' ORDER BY id) AS owner_sees FROM app.documents;
 COMMIT;
 RESET ROLE;
 
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SELECT 'set' AS context FROM tenancy.set_context(:'alice', :'ta');
 SELECT string_agg(body, ', ' ORDER BY id) AS alice_in_prod_sees FROM app.documents;
@@ -130,7 +130,7 @@ RESET ROLE;
 --    row, with or without a context.  This is PostgreSQL's rule; do not give
 --    these attributes to the application's roles.
 --
-SET ROLE app_bypass;
+SET ROLE regress_app_bypass;
 SELECT count(*) AS bypassrls_sees_all_outside_the_guarantee FROM app.documents;
 RESET ROLE;
 SELECT count(*) AS superuser_sees_all_outside_the_guarantee FROM app.documents;
@@ -139,7 +139,7 @@ SELECT count(*) AS superuser_sees_all_outside_the_guarantee FROM app.documents;
 -- 4. The application role cannot switch the protection off or grant itself
 --    rights.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT atk.try('ALTER TABLE app.documents DISABLE ROW LEVEL SECURITY') AS disable_rls;
 SELECT atk.try('ALTER TABLE app.documents NO FORCE ROW LEVEL SECURITY') AS no_force_rls;
 SELECT atk.try('DROP POLICY tenancy_select ON app.documents') AS drop_policy;
@@ -155,7 +155,7 @@ RESET ROLE;
 --
 -- 5. Writes into another tenant.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'ctx_alice_ta';
 -- INSERT with another tenant's id.
@@ -212,7 +212,7 @@ RESET ROLE;
 -- 6. COPY: TO shows only the context's rows; FROM is refused by PostgreSQL
 --    for every role subject to row-level security.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'ctx_alice_ta';
 COPY app.documents (body) TO STDOUT;
@@ -225,7 +225,7 @@ SET LOCAL tenancy.context = :'ctx_alice_ta';
 ROLLBACK;
 SELECT :'LAST_ERROR_SQLSTATE' AS copy_from_sqlstate;
 RESET ROLE;
-SET ROLE app_owner;
+SET ROLE regress_app_owner;
 BEGIN;
 SET LOCAL tenancy.context = :'ctx_alice_ta';
 \copy app.documents (tenant_id, body) from program 'true'
@@ -237,7 +237,7 @@ RESET ROLE;
 -- 7. A leaky function in WHERE: it sees (and prints) only the context's rows,
 --    however cheap it claims to be.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 CREATE FUNCTION evil.leak(b text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
 BEGIN
     RAISE NOTICE 'leak saw: %', b;
@@ -258,7 +258,7 @@ RESET ROLE;
 -- 8. Views created by the application role, with and without
 --    security_invoker: only the context's rows.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 CREATE VIEW evil.docs_definer AS SELECT id, tenant_id, body FROM app.documents;
 CREATE VIEW evil.docs_invoker WITH (security_invoker = true) AS SELECT id, tenant_id, body FROM app.documents;
 CREATE VIEW evil.docs_barrier WITH (security_barrier = true) AS SELECT id, tenant_id, body FROM app.documents WHERE evil.leak(body);
@@ -274,18 +274,18 @@ SELECT count(*) AS invoker_view_without_context FROM evil.docs_invoker;
 RESET ROLE;
 -- A view of the application role read by a BYPASSRLS role: the view's
 -- owner is subject to row-level security, so nothing without a context.
-GRANT USAGE ON SCHEMA evil TO app_bypass;
-SET ROLE app_user;
-GRANT SELECT ON evil.docs_definer TO app_bypass;
+GRANT USAGE ON SCHEMA evil TO regress_app_bypass;
+SET ROLE regress_app_user;
+GRANT SELECT ON evil.docs_definer TO regress_app_bypass;
 RESET ROLE;
-SET ROLE app_bypass;
+SET ROLE regress_app_bypass;
 SELECT count(*) AS definer_view_read_by_bypassrls FROM evil.docs_definer;
 RESET ROLE;
 
 --
 -- 9. Prepared statements and cached plans, reused under another context.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 PREPARE docs AS SELECT string_agg(body, ', ' ORDER BY id) FROM app.documents;
 PREPARE docs_of(uuid) AS SELECT count(*) FROM app.documents WHERE tenant_id = $1;
 PREPARE docs_like(text) AS SELECT string_agg(body, ', ' ORDER BY id) FROM app.documents WHERE body LIKE $1;
@@ -393,7 +393,7 @@ RESET ROLE;
 -- 10. The context's life: gone after COMMIT and ROLLBACK, restored by
 --     ROLLBACK TO SAVEPOINT, cleared by RESET ALL and DISCARD ALL.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'ctx_alice_ta';
 SELECT count(*) AS inside FROM app.documents;
@@ -433,7 +433,7 @@ COMMIT;
 RESET ROLE;
 -- DISCARD ALL (what a pooler runs between clients) on the application's
 -- own connection.
-\c - app_user
+\c - regress_app_user
 SELECT current_user;
 BEGIN;
 SET tenancy.context = :'ctx_alice_ta';
@@ -453,7 +453,7 @@ COMMIT;
 --     after, are all protected, so reading a partition directly shows only
 --     the context's rows too.
 --
-SET ROLE app_owner;
+SET ROLE regress_app_owner;
 CREATE TABLE app.events (
     id        bigint NOT NULL,
     tenant_id uuid NOT NULL,
@@ -469,7 +469,7 @@ CREATE TABLE app.events_attached (LIKE app.events INCLUDING INDEXES);
 ALTER TABLE app.events ATTACH PARTITION app.events_attached FOR VALUES FROM (300) TO (400);
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON app.events, app.events_before, app.events_after, app.events_sub, app.events_sub_a, app.events_attached
-    TO app_user;
+    TO regress_app_user;
 RESET ROLE;
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
@@ -481,7 +481,7 @@ INSERT INTO app.events
 SELECT b + g, t.id, t.name || ' event ' || (b + g)
 FROM unnest(ARRAY[0, 100, 200, 300]) b, generate_series(1, 2) g,
      (VALUES (:'ta'::uuid, 'acme prod'), (:'tb'::uuid, 'globex')) t(id, name);
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'ctx_alice_ta';
 SELECT 'events' AS via, string_agg(what, ', ' ORDER BY id) AS sees FROM app.events
@@ -504,7 +504,7 @@ RESET ROLE;
 --     returns every tenant and its own "=" operators, first in search_path.
 --     The policies call tenancy.visible_tenants and pg_catalog.= all the same.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 CREATE TABLE evil.all_tenants (id uuid);
 INSERT INTO evil.all_tenants VALUES (:'ta'), (:'ta2'), (:'tb');
 CREATE FUNCTION evil.visible_tenants(text) RETURNS uuid[] LANGUAGE plpgsql AS $$
@@ -549,7 +549,7 @@ RESET ROLE;
 --     table (its most common values would be other tenants' data).
 --
 ANALYZE app.documents;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT count(*) AS stats_rows_visible FROM pg_stats WHERE schemaname = 'app' AND tablename = 'documents';
 RESET ROLE;
 
@@ -575,7 +575,7 @@ SELECT pg_temp.jwt(jsonb_build_object('sub', :'alice', 'tenant', :'ta',
        pg_temp.jwt(jsonb_build_object('sub', :'bob', 'tenant', :'tb',
                                       'exp', floor(extract(epoch FROM now() + interval '10 minutes'))),
                    'wrong secret') AS tok_bob_forged \gset
-SET ROLE app_user;
+SET ROLE regress_app_user;
 -- The signed way works.
 BEGIN;
 SELECT 'set, signed' AS context FROM tenancy.set_context_token(:'tok_alice_ta');
@@ -590,7 +590,7 @@ SELECT atk.try(format('SELECT tenancy.set_context(%L, %L)', :'bob', :'tb')) AS s
 SELECT atk.try(format('SELECT tenancy.set_context_token(%L)', :'tok_bob_forged')) AS spoof_forged_token;
 SELECT atk.try('SET tenancy.require_signed_context = off') AS switch_signed_mode_off;
 SELECT atk.try('SELECT set_config(''tenancy.require_signed_context'', ''off'', true)') AS switch_off_by_set_config;
-SELECT atk.try('ALTER ROLE app_user SET tenancy.require_signed_context = off') AS switch_off_by_alter_role;
+SELECT atk.try('ALTER ROLE regress_app_user SET tenancy.require_signed_context = off') AS switch_off_by_alter_role;
 SELECT atk.try('SELECT key FROM tenancy.signing_keys') AS read_the_keys;
 SELECT atk.try('SHOW tenancy.context_secret') AS read_a_secret_setting;
 SELECT atk.try($q$SELECT tenancy.add_signing_key('mine', 'HS256', 'an attacker secret, thirty-two bytes')$q$) AS add_a_key;
@@ -616,23 +616,23 @@ RESET ROLE;
 -- An unsigned context set before the superuser switched signed mode on in
 -- the same transaction stops counting.
 SET tenancy.require_signed_context = off;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SELECT 'set, unsigned' AS context FROM tenancy.set_context(:'bob', :'tb');
 RESET ROLE;
 SET LOCAL tenancy.require_signed_context = on;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT count(*) AS leaked_after_switch FROM app.documents;
 COMMIT;
 RESET ROLE;
 SET tenancy.require_signed_context = on;
 -- ALTER ROLE ... SET, by the application role itself and by a superuser
 -- (even with a valid token), on a new connection in signed mode.
-SET ROLE app_user;
-ALTER ROLE app_user SET tenancy.context = :'ctx_bob_tb';
+SET ROLE regress_app_user;
+ALTER ROLE regress_app_user SET tenancy.context = :'ctx_bob_tb';
 RESET ROLE;
-ALTER ROLE app_user SET tenancy.require_signed_context = on;
-\c - app_user
+ALTER ROLE regress_app_user SET tenancy.require_signed_context = on;
+\c - regress_app_user
 SELECT count(*) AS leaked_via_alter_role FROM app.documents;
 BEGIN;
 SELECT count(*) AS leaked_via_alter_role_in_transaction FROM app.documents;
@@ -640,19 +640,19 @@ SELECT tenancy.current_user_id() IS NULL AS no_context_user;
 COMMIT;
 \c - postgres
 \set SHOW_CONTEXT never
-ALTER ROLE app_user SET tenancy.context = :'tok_alice_ta';
-\c - app_user
+ALTER ROLE regress_app_user SET tenancy.context = :'tok_alice_ta';
+\c - regress_app_user
 BEGIN;
 SELECT count(*) AS leaked_via_alter_role_token FROM app.documents;
 COMMIT;
 -- Signed mode, a new connection, an unsigned SET before anything of
 -- pg_tenancy ran in it: nothing.
-\c - app_user
+\c - regress_app_user
 SET tenancy.context = :'ctx_bob_tb';
 SELECT count(*) AS leaked_via_early_set FROM app.documents;
 \c - postgres
 \set SHOW_CONTEXT never
-ALTER ROLE app_user RESET ALL;
+ALTER ROLE regress_app_user RESET ALL;
 
 --
 -- 15. A token set with a plain (session-level) SET by one request must not
@@ -660,7 +660,7 @@ ALTER ROLE app_user RESET ALL;
 --
 SELECT tenancy.current_user_id() IS NULL AS no_context;  -- (loads pg_tenancy in this new connection)
 SET tenancy.require_signed_context = on;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET tenancy.context = :'tok_alice_ta';
 SELECT count(*) AS request_1_sees FROM app.documents;
@@ -683,7 +683,7 @@ SELECT tenancy.drop_signing_key('attacks');
 --     pg_tenancy ran in it, must not count in the next transaction — which
 --     behind a transaction-pooling PgBouncer belongs to another client.
 --
-\c - app_user
+\c - regress_app_user
 SET tenancy.context = :'ctx_alice_ta';
 -- The next transaction, with no context of its own:
 SELECT count(*) AS leaked FROM app.documents;
@@ -692,7 +692,7 @@ SELECT count(*) AS leaked_again FROM app.documents;
 \set SHOW_CONTEXT never
 
 -- A context passed as a connection option (PGOPTIONS) never counts either.
-SELECT format('dbname=%s user=app_user options=''-c tenancy.context=%s''',
+SELECT format('dbname=%s user=regress_app_user options=''-c tenancy.context=%s''',
               current_database(), :'ctx_alice_ta') AS conn_with_context,
        format('dbname=%s user=postgres', current_database()) AS conn_back \gset
 \c -reuse-previous=off :conn_with_context
@@ -716,8 +716,8 @@ GROUP BY t.slug ORDER BY t.slug;
 DROP SCHEMA evil CASCADE;
 DROP SCHEMA app CASCADE;
 DROP SCHEMA atk CASCADE;
-DROP ROLE app_owner;
-DROP ROLE app_user;
-DROP ROLE app_bypass;
+DROP ROLE regress_app_owner;
+DROP ROLE regress_app_user;
+DROP ROLE regress_app_bypass;
 DROP EXTENSION pgcrypto;
 DROP EXTENSION pg_tenancy;

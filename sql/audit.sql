@@ -48,11 +48,11 @@ SELECT count(*) > 0 AS setup_recorded FROM tenancy.audit_log;
 
 -- A role the DBA grants the management functions to: the log names it, not
 -- the functions' owner, even though they run as SECURITY DEFINER.
-CREATE ROLE admin_app;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tenancy TO admin_app;
+CREATE ROLE regress_admin_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tenancy TO regress_admin_app;
 SELECT max(id) AS mark FROM tenancy.audit_log \gset
 
-SET ROLE admin_app;
+SET ROLE regress_admin_app;
 BEGIN;
 SELECT tenancy.set_context(:'alice');
 SELECT 'done' FROM tenancy.add_member(:'acme', :'mia', 'manager');
@@ -110,8 +110,8 @@ WHERE table_name = 'invitations' AND new_row ->> 'email' = 'zoe@acme.test';
 -- admin or a manager; nothing without a context.
 --
 SELECT tenancy.reactivate_user(:'mia');
-CREATE ROLE app_user;
-SET ROLE app_user;
+CREATE ROLE regress_app_user;
+SET ROLE regress_app_user;
 SELECT count(*) AS without_context FROM tenancy.audit_log;
 BEGIN;
 SELECT tenancy.set_context(:'alice');
@@ -147,9 +147,9 @@ SELECT count(*) > 0 AS globex_entries FROM tenancy.audit_log WHERE org_id = :'gl
 SELECT tenancy.delete_organization(:'globex');
 SELECT count(*) > 0 AS globex_entries_kept FROM tenancy.audit_log WHERE org_id = :'globex';
 
-DROP ROLE app_user;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tenancy FROM admin_app;
-DROP ROLE admin_app;
+DROP ROLE regress_app_user;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tenancy FROM regress_admin_app;
+DROP ROLE regress_admin_app;
 DROP FUNCTION log_since(bigint);
 DROP FUNCTION show(jsonb);
 DROP FUNCTION try(text);

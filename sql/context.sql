@@ -135,15 +135,15 @@ COMMIT;
 SELECT tenancy.has_permission(:'prod'::uuid, 'tenant:read') AS without_context;
 
 -- ALTER ROLE ... SET never establishes a context.
-CREATE ROLE tenancy_ctx_app LOGIN;
-CREATE SCHEMA app AUTHORIZATION tenancy_ctx_app;
-ALTER ROLE tenancy_ctx_app SET tenancy.context = :'ann';
-\c - tenancy_ctx_app
+CREATE ROLE regress_tenancy_ctx_app LOGIN;
+CREATE SCHEMA app AUTHORIZATION regress_tenancy_ctx_app;
+ALTER ROLE regress_tenancy_ctx_app SET tenancy.context = :'ann';
+\c - regress_tenancy_ctx_app
 \set SHOW_CONTEXT never
 SELECT tenancy.current_user_id() IS NULL AS alter_role_set_ignored;
 \c - postgres
 \set SHOW_CONTEXT never
-ALTER ROLE tenancy_ctx_app RESET ALL;
+ALTER ROLE regress_tenancy_ctx_app RESET ALL;
 
 --
 -- Signed contexts.
@@ -180,7 +180,7 @@ SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'dev'), 'correct horse battery staple,
 SELECT pg_temp.jwt(pg_temp.claims(:'bo', :'prod'), 'correct horse battery staple, and more', '{"alg":"none"}') AS alg_none \gset
 SELECT pg_temp.jwt(jsonb_build_object('sub', :'bo'), 'correct horse battery staple, and more') AS no_exp \gset
 
-SET ROLE tenancy_ctx_app;
+SET ROLE regress_tenancy_ctx_app;
 SELECT key FROM tenancy.signing_keys;
 SELECT tenancy.add_signing_key('mine', 'HS256', 'a secret of my own, thirty-two bytes');
 SHOW tenancy.context_secret;
@@ -247,6 +247,6 @@ SELECT tenancy.drop_signing_key('ctx');
 
 DROP SCHEMA app CASCADE;
 DROP FUNCTION public.ctx();
-DROP ROLE tenancy_ctx_app;
+DROP ROLE regress_tenancy_ctx_app;
 DROP EXTENSION pgcrypto;
 DROP EXTENSION pg_tenancy;

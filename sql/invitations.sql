@@ -128,16 +128,16 @@ SELECT tenancy.expire_invitations('1 day') AS deleted_after_a_day;
 SELECT tenancy.expire_invitations('0 seconds') AS deleted_now;
 
 -- An ordinary role may accept (the token is the capability) but not invite.
-CREATE ROLE app_user;
+CREATE ROLE regress_app_user;
 SELECT * FROM tenancy.invite(:'acme', 'oscar@acme.test') \gset oscar3_
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT try(format('SELECT tenancy.invite(%L, ''eve@evil.test'', ''admin'')', :'acme')) AS app_invites;
 SELECT try('SELECT * FROM tenancy.invitations') AS app_reads_invitations;
 SELECT tenancy.accept_invitation(:'oscar3_token', :'oscar') = :'acme' AS app_accepts_for_oscar;
 RESET ROLE;
 SELECT holdings(:'oscar') AS oscar_finally;
 
-DROP ROLE app_user;
+DROP ROLE regress_app_user;
 DROP FUNCTION holdings(uuid);
 DROP FUNCTION try(text);
 DROP EXTENSION pg_tenancy;

@@ -95,14 +95,14 @@ SELECT tenancy.rebuild_member_facts() AS rebuilt, pg_temp.drift() AS drift;
 ROLLBACK;
 
 -- Nobody writes the facts by hand, and nobody reads them.
-CREATE ROLE facts_writer;
-GRANT USAGE ON SCHEMA tenancy TO facts_writer;
-SET ROLE facts_writer;
+CREATE ROLE regress_facts_writer;
+GRANT USAGE ON SCHEMA tenancy TO regress_facts_writer;
+SET ROLE regress_facts_writer;
 INSERT INTO tenancy._member_facts VALUES (:'acme', :'carol', '00000000-0000-0000-0001-000000000001', NULL, true, '{}');
 SELECT count(*) FROM tenancy._member_facts;
 SELECT tenancy.rebuild_member_facts();
 RESET ROLE;
-REVOKE USAGE ON SCHEMA tenancy FROM facts_writer;
-DROP ROLE facts_writer;
+REVOKE USAGE ON SCHEMA tenancy FROM regress_facts_writer;
+DROP ROLE regress_facts_writer;
 
 DROP EXTENSION pg_tenancy;

@@ -32,8 +32,8 @@ SELECT g, (ARRAY[:'red', :'blue', :'green']::uuid[])[g % 3 + 1], 'ticket ' || g,
 FROM generate_series(1, 3000) g;
 ANALYZE tickets;
 
-CREATE ROLE tenancy_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON tickets TO tenancy_app;
+CREATE ROLE regress_tenancy_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tickets TO regress_tenancy_app;
 
 -- EXPLAIN without the literal ids.
 CREATE FUNCTION explain_plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
@@ -82,7 +82,7 @@ SELECT tenancy.protect(NULL);
 SELECT tenancy.unprotect('no_tenant');
 -- Only the owner may protect a table.
 CREATE TABLE not_yours (tenant_id uuid PRIMARY KEY);
-SET ROLE tenancy_app;
+SET ROLE regress_tenancy_app;
 SELECT tenancy.protect('not_yours');
 SELECT tenancy._record_protection('not_yours', 'tenant_id', 'ticket', NULL, false, false);
 RESET ROLE;
@@ -96,7 +96,7 @@ SELECT tenancy.unprotect('unindexed');
 DROP TABLE unindexed;
 
 -- Queries --------------------------------------------------------------------
-SET ROLE tenancy_app;
+SET ROLE regress_tenancy_app;
 
 -- No context: no rows.
 SELECT count(*) AS without_context FROM tickets;
@@ -138,7 +138,7 @@ SELECT min(id), max(id), count(*) FROM (SELECT * FROM tickets ORDER BY created_a
 COMMIT;
 RESET ROLE;
 SELECT explain_plan(format('SELECT * FROM tickets WHERE tenant_id = %L ORDER BY created_at LIMIT 50', :'red'));
-SET ROLE tenancy_app;
+SET ROLE regress_tenancy_app;
 
 -- Without a tenant, the list of tenants is an index condition too.
 BEGIN;
@@ -172,8 +172,8 @@ RESET ROLE;
 CREATE SCHEMA evil;
 CREATE FUNCTION evil.visible_tenants(text) RETURNS uuid[] LANGUAGE sql AS
 $$ SELECT array_agg(id) FROM tenancy.tenants $$;
-GRANT USAGE ON SCHEMA evil TO tenancy_app;
-SET ROLE tenancy_app;
+GRANT USAGE ON SCHEMA evil TO regress_tenancy_app;
+SET ROLE regress_tenancy_app;
 SET search_path = evil, public;
 BEGIN;
 SELECT tenancy.set_context(:'max');
@@ -203,9 +203,9 @@ GROUP BY 1, 2, 3 ORDER BY 1;
 
 INSERT INTO "Billing".invoices
 SELECT g, (ARRAY[:'red', :'blue', :'green']::uuid[])[g % 3 + 1], g FROM generate_series(1, 300) g;
-GRANT USAGE ON SCHEMA "Billing" TO tenancy_app;
-GRANT SELECT ON ALL TABLES IN SCHEMA "Billing" TO tenancy_app;
-SET ROLE tenancy_app;
+GRANT USAGE ON SCHEMA "Billing" TO regress_tenancy_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA "Billing" TO regress_tenancy_app;
+SET ROLE regress_tenancy_app;
 BEGIN;
 SELECT tenancy.set_context(:'max');
 SELECT count(*) AS through_parent FROM "Billing".invoices;
@@ -246,5 +246,5 @@ SELECT count(*) AS catalog_rows FROM tenancy.protected_tables;
 DROP TABLE no_tenant, text_tenant, "Mixed Case", not_yours;
 DROP FUNCTION tenant_name(uuid);
 DROP FUNCTION explain_plan(text);
-DROP ROLE tenancy_app;
+DROP ROLE regress_tenancy_app;
 DROP EXTENSION pg_tenancy;

@@ -103,12 +103,12 @@ ROLLBACK;
 SELECT has_permission(:'ben', :'prod', 'pipeline:read') AS ben_reads_after_rollback;
 
 -- Ordinary roles may ask; they cannot manage.
-CREATE ROLE tenancy_app;
-SET ROLE tenancy_app;
+CREATE ROLE regress_tenancy_app;
+SET ROLE regress_tenancy_app;
 SELECT has_permission(:'ben', :'prod', 'pipeline:read') AS asked_by_app;
 SELECT create_tenant(:'acme', 'sneaky');
 SELECT count(*) FROM memberships;
 RESET ROLE;
-DROP ROLE tenancy_app;
+DROP ROLE regress_tenancy_app;
 
 DROP EXTENSION pg_tenancy;

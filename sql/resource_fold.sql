@@ -34,12 +34,12 @@ SELECT tenancy.create_role(:'acme', 'outsider', 'tenant', '{doc:create}') IS NOT
 SELECT tenancy.assign_role('viewer', tenant => :'prod', user_id => :'vic') IS NOT NULL AS vic_views_prod;
 SELECT tenancy.assign_role('outsider', tenant => :'prod', user_id => :'dan') IS NOT NULL AS dan_outsider_prod;
 
-CREATE ROLE fold_owner;
-CREATE ROLE fold_user;
-CREATE SCHEMA app AUTHORIZATION fold_owner;
-GRANT USAGE ON SCHEMA app TO fold_user;
-GRANT pg_read_all_stats TO fold_user;
-SET ROLE fold_owner;
+CREATE ROLE regress_fold_owner;
+CREATE ROLE regress_fold_user;
+CREATE SCHEMA app AUTHORIZATION regress_fold_owner;
+GRANT USAGE ON SCHEMA app TO regress_fold_user;
+GRANT pg_read_all_stats TO regress_fold_user;
+SET ROLE regress_fold_owner;
 CREATE TABLE app.docs (
     id        bigint PRIMARY KEY,
     tenant_id uuid NOT NULL,
@@ -48,7 +48,7 @@ CREATE TABLE app.docs (
 );
 CREATE INDEX ON app.docs (tenant_id, id);
 SELECT tenancy.protect('app.docs', resource_type => 'doc', owner_column => 'owner_id', id_column => 'id');
-GRANT SELECT ON app.docs TO fold_user;
+GRANT SELECT ON app.docs TO regress_fold_user;
 RESET ROLE;
 INSERT INTO app.docs
 SELECT g, CASE WHEN g <= 80 THEN :'prod'::uuid ELSE :'staging'::uuid END,
@@ -66,7 +66,7 @@ CREATE FUNCTION pg_temp.row_checks() RETURNS bigint LANGUAGE sql AS $$
     SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions
     WHERE schemaname = 'tenancy' AND funcname = 'resource_allows' $$;
 
-SET ROLE fold_user;
+SET ROLE regress_fold_user;
 
 --
 -- The reader: the same rows with and without the per-row call, whatever
@@ -166,17 +166,17 @@ SELECT tenancy.set_context(:'vic', :'prod');
 EXECUTE q;
 RESET ROLE;
 SELECT tenancy.revoke_role('viewer', tenant => :'prod', user_id => :'vic') AS revoked;
-SET ROLE fold_user;
+SET ROLE regress_fold_user;
 EXECUTE q;
 DEALLOCATE q;
 ROLLBACK;
 
 RESET ROLE;
 DROP SCHEMA app CASCADE;
-DROP ROLE fold_owner;
+DROP ROLE regress_fold_owner;
 DROP FUNCTION pg_temp.reads(text, text);
 DROP FUNCTION pg_temp.switch_and_peek(text, bigint);
 DROP SCHEMA atk CASCADE;
-REVOKE pg_read_all_stats FROM fold_user;
-DROP ROLE fold_user;
+REVOKE pg_read_all_stats FROM regress_fold_user;
+DROP ROLE regress_fold_user;
 DROP EXTENSION pg_tenancy;

@@ -7,7 +7,7 @@
 -- organization globex (tenant main).  alice administers acme; carol edits
 -- prod; vic views prod; dan is a member with no tenant role; erin is a
 -- member in team ops; bob administers globex.  app.docs is owned by the
--- ordinary role app_owner; app_user is what the application connects as.
+-- ordinary role regress_app_owner; regress_app_user is what the application connects as.
 --
 CREATE EXTENSION pg_tenancy;
 \set SHOW_CONTEXT never
@@ -47,12 +47,12 @@ BEGIN
 END
 $$;
 
-CREATE ROLE app_owner;
-CREATE ROLE app_user;
-CREATE SCHEMA app AUTHORIZATION app_owner;
-GRANT USAGE ON SCHEMA app TO app_user;
+CREATE ROLE regress_app_owner;
+CREATE ROLE regress_app_user;
+CREATE SCHEMA app AUTHORIZATION regress_app_owner;
+GRANT USAGE ON SCHEMA app TO regress_app_user;
 
-SET ROLE app_owner;
+SET ROLE regress_app_owner;
 CREATE TABLE app.docs (
     id        bigint PRIMARY KEY,
     tenant_id uuid NOT NULL,
@@ -75,7 +75,7 @@ SELECT atk.try('SELECT tenancy.protect(''app.docs'', owner_column => ''owner_id'
 CREATE TABLE app.docs2 (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
 SELECT atk.try('SELECT tenancy.protect(''app.docs2'', resource_type => ''docs'', id_column => ''id'')') AS type_taken;
 DROP TABLE app.docs2;
-GRANT SELECT, INSERT, UPDATE, DELETE ON app.docs TO app_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.docs TO regress_app_user;
 RESET ROLE;
 SELECT resource_type, owner_column, id_column FROM tenancy.protected_tables WHERE relid = 'app.docs'::regclass;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'app.docs'::regclass ORDER BY 1;
@@ -91,7 +91,7 @@ INSERT INTO app.docs VALUES
 -- Ownership: an editor updates and deletes only what it owns; a viewer
 -- owns what it owns too; nobody sees another organization.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT atk.sees(:'carol') AS carol_sees, atk.sees(:'vic') AS vic_sees, atk.sees(:'dan') AS dan_sees;
 BEGIN;
 SET LOCAL tenancy.context = :'carol';
@@ -114,7 +114,7 @@ RESET ROLE;
 --
 -- The sharing rules.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 -- No context, no sharer.
 SELECT atk.try('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_user => ' || quote_literal(:'dan') || ')') AS share_without_context;
 BEGIN;
@@ -155,7 +155,7 @@ SELECT tenancy.share('docs', '1', '{read,update}', to_user => :'dan') IS NOT NUL
 COMMIT;
 RESET ROLE;
 SELECT resource_id, actions FROM tenancy.shares WHERE user_id = :'dan' ORDER BY 1;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'dan';
 UPDATE app.docs SET body = body || ' (dan)' RETURNING id, body;
@@ -188,11 +188,11 @@ SELECT count(*) AS paths FROM tenancy.explain(:'dan', :'ta', 'docs:delete', '1',
 --
 -- A team share ends when the user leaves the team, at once.
 SELECT 'done' AS erin_leaves_ops FROM tenancy.remove_team_member(:'ops', :'erin');
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT atk.sees(:'erin') AS erin_sees_after_leaving;
 RESET ROLE;
 -- unshare() needs "share" on the resource, and ends the share at once.
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'dan';
 SELECT atk.try('SELECT tenancy.unshare(''docs'', ''2'', to_user => ' || quote_literal(:'dan') || ')') AS dan_unshares;
@@ -256,7 +256,7 @@ ROLLBACK;
 --
 -- Attacks on sharing.
 --
-SET ROLE app_user;
+SET ROLE regress_app_user;
 -- Forging a share by writing pg_tenancy's tables.
 SELECT atk.try(format('INSERT INTO tenancy.shares (org_id, tenant_id, resource_type, resource_id, user_id, actions) VALUES (%L, %L, ''docs'', ''2'', %L, ''{read,update,delete}'')',
                       :'acme', :'ta', :'dan')) AS forge_share;
@@ -265,8 +265,8 @@ SELECT atk.try('DELETE FROM tenancy.shares') AS drop_shares;
 -- Calling the trigger function or writing one that calls it: it acts only
 -- for the protected table of a type, so another table cannot clear shares.
 RESET ROLE;
-CREATE SCHEMA evil AUTHORIZATION app_user;
-SET ROLE app_user;
+CREATE SCHEMA evil AUTHORIZATION regress_app_user;
+SET ROLE regress_app_user;
 CREATE TABLE evil.t (id bigint PRIMARY KEY, tenant_id uuid);
 CREATE TRIGGER t AFTER DELETE ON evil.t FOR EACH ROW EXECUTE FUNCTION tenancy._forget_shares();
 INSERT INTO evil.t VALUES (1, :'ta'), (4, :'ta');
@@ -275,7 +275,7 @@ DELETE FROM evil.t;
 SELECT atk.try('SELECT tenancy.protect(''evil.t'', resource_type => ''docs'', id_column => ''id'')') AS claim_type;
 RESET ROLE;
 SELECT count(*) AS shares_intact FROM tenancy.shares;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 -- The plan's shape follows the context it was made in (one call per row
 -- where the user reads the whole tenant; indexable arms where only owned and
 -- shared rows are visible), and either shape answers for any context.
@@ -303,7 +303,7 @@ DEALLOCATE carol_shaped;
 -- cannot carry a row into a tenant where it may only read.
 RESET ROLE;
 SELECT 'done' AS vic_views_staging FROM tenancy.assign_role('viewer', tenant => :'ta2', user_id => :'vic');
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'dan';
 SELECT atk.try(format('UPDATE app.docs SET owner_id = %L WHERE id = 1', :'dan')) AS dan_takes_row_1;
@@ -318,7 +318,7 @@ ROLLBACK;
 -- Nobody shares with a team they are in (it would be sharing with oneself).
 RESET ROLE;
 SELECT 'done' AS carol_in_ops FROM tenancy.add_team_member(:'ops', :'carol');
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'carol';
 SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_team => %L)', :'ops')) AS share_with_own_team;
@@ -328,7 +328,7 @@ SELECT tenancy.share('docs', '0001', '{read}', to_user => :'vic') IS NOT NULL AS
 COMMIT;
 RESET ROLE;
 SELECT resource_id FROM tenancy.shares WHERE user_id = :'vic' AND resource_type = 'docs';
-SET ROLE app_user;
+SET ROLE regress_app_user;
 SELECT :'alice' || '/' || :'ta2' AS ctx_alice_ta2 \gset
 BEGIN;
 SET LOCAL tenancy.context = :'ctx_alice_ta2';
@@ -336,7 +336,7 @@ SELECT atk.try(format('SELECT tenancy.share(''docs'', ''1'', ''{read}'', to_user
 ROLLBACK;
 RESET ROLE;
 SELECT 'done' AS carol_leaves_ops FROM tenancy.remove_team_member(:'ops', :'carol');
-SET ROLE app_user;
+SET ROLE regress_app_user;
 -- A type of one's own as the id column (its casts would run inside
 -- pg_tenancy's SECURITY DEFINER functions): refused; and PostgreSQL refuses
 -- to change the type of a column that a policy uses.
@@ -359,7 +359,7 @@ SELECT atk.try('SELECT tenancy._record_protection(''evil.fake'', ''tenant_id'', 
 SELECT tenancy.shared_ids(NULL, NULL::int, NULL) IS NULL AS shared_ids_of_null;
 RESET ROLE;
 
-SET ROLE app_user;
+SET ROLE regress_app_user;
 -- A revoked share stops granting at once, also to a prepared statement
 -- whose generic plan was made while it granted.
 PREPARE dan_docs AS SELECT string_agg(body, ', ' ORDER BY id) FROM app.docs;
@@ -374,7 +374,7 @@ BEGIN;
 SET LOCAL tenancy.context = :'carol';
 SELECT tenancy.unshare('docs', '1', to_user => :'dan') AS carol_revokes;
 COMMIT;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'dan';
 SET LOCAL plan_cache_mode = force_generic_plan;
@@ -391,13 +391,13 @@ RESET ROLE;
 --
 -- A partitioned table: shares reach every partition, and go with the row.
 --
-SET ROLE app_owner;
+SET ROLE regress_app_owner;
 CREATE TABLE app.events (id bigint, tenant_id uuid NOT NULL, owner_id uuid, body text,
                          PRIMARY KEY (tenant_id, id)) PARTITION BY LIST (tenant_id);
 CREATE TABLE app.events_prod PARTITION OF app.events FOR VALUES IN (:'ta');
 SELECT tenancy.protect('app.events', owner_column => 'owner_id', id_column => 'id');
 CREATE TABLE app.events_staging PARTITION OF app.events FOR VALUES IN (:'ta2');
-GRANT SELECT ON app.events, app.events_staging TO app_user;
+GRANT SELECT ON app.events, app.events_staging TO regress_app_user;
 RESET ROLE;
 INSERT INTO app.events VALUES (1, :'ta', :'alice', 'prod event'), (2, :'ta2', :'alice', 'staging event');
 SELECT relid::regclass, owner_column, id_column FROM tenancy.protected_tables
@@ -406,7 +406,7 @@ BEGIN;
 SET LOCAL tenancy.context = :'alice';
 SELECT tenancy.share('events', '2', '{read}', to_user => :'dan') IS NOT NULL AS alice_shares_event_2;
 COMMIT;
-SET ROLE app_user;
+SET ROLE regress_app_user;
 BEGIN;
 SET LOCAL tenancy.context = :'dan';
 SELECT body FROM app.events;
@@ -430,7 +430,7 @@ SELECT count(*) AS docs_triggers_left FROM pg_trigger WHERE tgrelid = 'app.docs'
 -- Dropping a table takes its shares: a table made again under the same
 -- name and type does not inherit them.  Dropping a partition takes the
 -- shares of its rows.
-SET ROLE app_owner;
+SET ROLE regress_app_owner;
 CREATE TABLE app.notes2 (id int PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid);
 CREATE INDEX ON app.notes2 (tenant_id);
 SELECT tenancy.protect('app.notes2', owner_column => 'owner_id', id_column => 'id');
@@ -456,6 +456,6 @@ WHERE resource_type IN ('notes2', 'events2');
 DROP SCHEMA evil CASCADE;
 DROP SCHEMA app CASCADE;
 DROP SCHEMA atk CASCADE;
-DROP ROLE app_owner;
-DROP ROLE app_user;
+DROP ROLE regress_app_owner;
+DROP ROLE regress_app_user;
 DROP EXTENSION pg_tenancy;

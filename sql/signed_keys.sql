@@ -232,9 +232,9 @@ SELECT pg_temp.check(pg_temp.hs('{"alg":"HS256","kid":"hs-1"}', '[1,2]',
 
 -- The same in the context's check hook, in signed mode: the deep header
 -- costs the statement, not the connection.
-CREATE ROLE tenancy_keys_app LOGIN;
+CREATE ROLE regress_tenancy_keys_app LOGIN;
 SET tenancy.require_signed_context = on;
-SET ROLE tenancy_keys_app;
+SET ROLE regress_tenancy_keys_app;
 \set VERBOSITY sqlstate
 BEGIN;
 SET LOCAL tenancy.context = :'rs256_expired';
@@ -261,7 +261,7 @@ RESET tenancy.require_signed_context;
 INSERT INTO tenancy.users (id, email) VALUES ('11111111-1111-4111-8111-111111111111', 'signed@example.com');
 SELECT tenancy.create_organization('keys-org', admin => '11111111-1111-4111-8111-111111111111') IS NOT NULL AS org;
 SET tenancy.require_signed_context = on;
-SET ROLE tenancy_keys_app;
+SET ROLE regress_tenancy_keys_app;
 BEGIN;
 SELECT tenancy.set_context_token(:'eddsa');
 SELECT tenancy.current_user_id() AS signed_user;
@@ -324,9 +324,9 @@ FROM pg_extension WHERE extname = 'pg_tenancy';
 -- once (the library is preloaded, as signed contexts require), and the
 -- connection goes on.  t/020_hostile_role.pl sets one before the library is
 -- loaded, on a server without the preload.
-ALTER ROLE tenancy_keys_app SET tenancy.require_signed_context = on;
+ALTER ROLE regress_tenancy_keys_app SET tenancy.require_signed_context = on;
 SELECT pg_temp.b64url(convert_to(repeat('[', 100000), 'UTF8')) || '.e30.AAAA' AS deep \gset
-\c - tenancy_keys_app
+\c - regress_tenancy_keys_app
 \set SHOW_CONTEXT never
 BEGIN;
 SET tenancy.context = :'deep';
@@ -336,8 +336,8 @@ SELECT tenancy.current_user_id() IS NULL AS library_still_works,
        current_setting('tenancy.require_signed_context') AS signed;
 \c - postgres
 \set SHOW_CONTEXT never
-ALTER ROLE tenancy_keys_app RESET ALL;
+ALTER ROLE regress_tenancy_keys_app RESET ALL;
 
-DROP ROLE tenancy_keys_app;
+DROP ROLE regress_tenancy_keys_app;
 DROP EXTENSION pgcrypto;
 DROP EXTENSION pg_tenancy;

@@ -755,7 +755,7 @@ END
 $$;
 
 -- The ids of the rows of m_docs a statement reaches as the application
--- role m_app in context ctx; NULL when the context cannot be set.  UPDATE
+-- role regress_m_app in context ctx; NULL when the context cannot be set.  UPDATE
 -- and DELETE are undone.  (With RETURNING, they also need "read".)
 CREATE FUNCTION pg_temp.m_rows_as(ctx text, command text) RETURNS int[]
 LANGUAGE plpgsql VOLATILE AS $$
@@ -767,7 +767,7 @@ BEGIN
     EXCEPTION WHEN insufficient_privilege THEN
         RETURN NULL;
     END;
-    PERFORM set_config('role', 'm_app', true);
+    PERFORM set_config('role', 'regress_m_app', true);
     BEGIN
         IF command = 'select' THEN
             SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO ids FROM m_docs;
@@ -952,12 +952,12 @@ BEGIN
                  WHERE length(t.name) = 62) || '}')::tenancy.permset)
     FROM unnest(ARRAY[o1, o2]) o;
     -- The protected table whose rows are "pipeline" resources, with owners
-    -- and shares; m_app is the application's role.
+    -- and shares; regress_m_app is the application's role.
     CREATE TABLE m_docs (id serial PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid, body text);
     CREATE INDEX ON m_docs (tenant_id);
     PERFORM tenancy.protect('m_docs', resource_type => 'pipeline', owner_column => 'owner_id', id_column => 'id');
-    CREATE ROLE m_app;
-    GRANT SELECT, UPDATE, DELETE ON m_docs TO m_app;
+    CREATE ROLE regress_m_app;
+    GRANT SELECT, UPDATE, DELETE ON m_docs TO regress_m_app;
     INSERT INTO m_log (batch, op, outcome)
     SELECT 0, 'setup', 'ok' FROM generate_series(1, 12);
     FOR i IN 1..12 LOOP
