@@ -176,6 +176,11 @@ WHERE table_schema = 'hostile' AND table_name = 'docs'
 GRANT TRUNCATE ON ALL TABLES IN SCHEMA hostile TO PUBLIC;
 SELECT has_table_privilege('regress_hostile_app', 'hostile.docs', 'TRUNCATE') AS app_may_truncate,
        has_table_privilege('regress_hostile_app', 'hostile.docs_view', 'TRUNCATE') AS view_untouched;
+-- A column's REFERENCES too; a GRANT of safe privileges takes nothing.
+GRANT REFERENCES (id) ON hostile.docs TO regress_hostile_app;
+SELECT has_column_privilege('regress_hostile_app', 'hostile.docs', 'id', 'REFERENCES') AS app_may_reference;
+GRANT SELECT (body) ON hostile.docs TO PUBLIC;
+REVOKE SELECT (body) ON hostile.docs FROM PUBLIC;
 \c - regress_hostile_app
 \set SHOW_CONTEXT never
 \set VERBOSITY terse

@@ -178,7 +178,12 @@ check_holdable(const char *name)
 	}
 }
 
-/* After a GRANT on tables: take unsafe privileges on protected ones back. */
+/*
+ * After a GRANT on tables that may have given TRUNCATE, TRIGGER or
+ * REFERENCES: take them back on the protected tables that have them.  (A
+ * restore runs a GRANT per table; it must not revisit every protected table
+ * each time.)
+ */
 static void
 after_grant(GrantStmt *stmt)
 {
@@ -190,6 +195,25 @@ after_grant(GrantStmt *stmt)
 
 	if (!stmt->is_grant || stmt->objtype != OBJECT_TABLE || creating_extension)
 		return;
+	/* Only ALL (privileges NIL), TRUNCATE, TRIGGER and REFERENCES matter. */
+	if (stmt->privileges != NIL)
+	{
+		ListCell   *lc;
+		bool		unsafe = false;
+
+		foreach(lc, stmt->privileges)
+		{
+			AccessPriv *priv = lfirst_node(AccessPriv, lc);
+
+			if (priv->priv_name == NULL ||
+				strcmp(priv->priv_name, "truncate") == 0 ||
+				strcmp(priv->priv_name, "trigger") == 0 ||
+				strcmp(priv->priv_name, "references") == 0)
+				unsafe = true;
+		}
+		if (!unsafe)
+			return;
+	}
 	nsp = get_namespace_oid("tenancy", true);
 	tables = OidIsValid(nsp) ? get_relname_relid("protected_tables", nsp) : InvalidOid;
 	if (!OidIsValid(tables) ||
@@ -209,7 +233,17 @@ after_grant(GrantStmt *stmt)
 						   SECURITY_RESTRICTED_OPERATION);
 	SPI_connect();
 	if (SPI_execute("SELECT tenancy._revoke_unsafe_privileges(p.relid)"
-					" FROM tenancy.protected_tables p",
+					" FROM tenancy.protected_tables p"
+					" JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.relid"
+					" WHERE EXISTS (SELECT FROM pg_catalog.aclexplode(c.relacl) a"
+					"  WHERE a.privilege_type OPERATOR(pg_catalog.=) ANY"
+					"   ('{TRUNCATE,TRIGGER,REFERENCES}'::pg_catalog.text[])"
+					"  AND a.grantee OPERATOR(pg_catalog.<>) c.relowner)"
+					" OR EXISTS (SELECT FROM pg_catalog.pg_attribute t,"
+					"  pg_catalog.aclexplode(t.attacl) a"
+					"  WHERE t.attrelid OPERATOR(pg_catalog.=) c.oid"
+					"  AND a.privilege_type OPERATOR(pg_catalog.=) 'REFERENCES'"
+					"  AND a.grantee OPERATOR(pg_catalog.<>) c.relowner)",
 					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not take back unsafe privileges on protected tables");
 	SPI_finish();
