@@ -60,6 +60,15 @@ ROLLBACK;
 BEGIN;
 LOCK TABLE ONLY hostile.docs IN EXCLUSIVE MODE;
 ROLLBACK;
+-- Through a view of its own: LOCK TABLE locks the tables behind a view too.
+CREATE TEMP VIEW docs_view_of_mine AS SELECT * FROM hostile.docs;
+BEGIN;
+LOCK TABLE docs_view_of_mine IN ACCESS EXCLUSIVE MODE;
+ROLLBACK;
+-- A temporary table cannot be protected: it would go at the end of the
+-- session without pg_tenancy being told, keeping its resource type.
+CREATE TEMP TABLE squat (id bigint PRIMARY KEY, tenant_id uuid NOT NULL);
+SELECT tenancy.protect('squat', resource_type => 'squatted', id_column => 'id');
 -- What tenants' own statements take is allowed.
 BEGIN;
 LOCK TABLE hostile.docs IN ROW EXCLUSIVE MODE;
@@ -105,15 +114,29 @@ DECLARE leak CURSOR WITH HOLD FOR SELECT * FROM pg_temp.bodies();
 SELECT tenancy.set_context(:'alice', :'ta');
 COMMIT;
 FETCH ALL FROM leak;
--- With the context cleared before COMMIT, the rows are read with no
--- context: the cursor holds nothing of any tenant.
+-- The same when the context was cleared again before COMMIT.
 BEGIN;
 DECLARE leak CURSOR WITH HOLD FOR SELECT * FROM pg_temp.bodies();
 SELECT tenancy.set_context(:'alice', :'ta');
 SELECT tenancy.clear_context();
 COMMIT;
 FETCH ALL FROM leak;
-CLOSE leak;
+-- A function whose SET clause sets the context while the cursor's rows are
+-- read at COMMIT, with no context in force before or after.
+CREATE FUNCTION pg_temp.bodies_as_alice() RETURNS SETOF text LANGUAGE sql
+    AS $$ SELECT body FROM hostile.docs ORDER BY id $$;
+SELECT format('ALTER FUNCTION pg_temp.bodies_as_alice() SET tenancy.context = %L', :'ctx_alice') AS alter_fn \gset
+:alter_fn;
+BEGIN;
+DECLARE leak CURSOR WITH HOLD FOR SELECT * FROM pg_temp.bodies_as_alice();
+COMMIT;
+FETCH ALL FROM leak;
+-- A holdable cursor closed before the context was set is no concern.
+BEGIN;
+DECLARE closed CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, 3) g;
+CLOSE closed;
+SELECT tenancy.set_context(:'alice', :'ta');
+COMMIT;
 -- Cursors WITHOUT HOLD over protected tables work as always.
 BEGIN;
 SELECT tenancy.set_context(:'alice', :'ta');

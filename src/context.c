@@ -77,6 +77,9 @@ static ContextExtra *current_extra = NULL;
 /* Bumped at every top-level transaction end. */
 static uint64 generation = 0;
 
+/* Bumped whenever a value that counts comes into force. */
+static uint64 assignments = 0;
+
 /* Numbers the values the check hook accepts. */
 static uint64 last_serial = 0;
 
@@ -310,6 +313,8 @@ assign_context(const char *newval, void *extra)
 	/* Scans that relied on the context in force run in full again. */
 	tenancy_fold_context_changed();
 	current_extra = ce;
+	if (ce != NULL && ce->set && ce->generation == generation)
+		assignments++;
 	if (tenant_plans_exist && ce != NULL && ce->set && !ce->ctx.has_tenant)
 	{
 		ResetPlanCache();
@@ -406,6 +411,18 @@ tenancy_check_may_ask_about(const pg_uuid_t *user)
 			 errmsg("permission denied to ask about another user"),
 			 errdetail("With signed contexts, a role may ask only about the user its context names."),
 			 errhint("Superusers and members of the role named by tenancy.admin_role may ask about any user.")));
+}
+
+bool
+tenancy_context_signed(void)
+{
+	return require_signed;
+}
+
+uint64
+tenancy_context_assignments(void)
+{
+	return assignments;
 }
 
 uint64

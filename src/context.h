@@ -39,6 +39,16 @@ extern uint64 tenancy_context_identity(void);
  */
 extern void tenancy_check_may_ask_about(const pg_uuid_t *user);
 
+/* Whether contexts must be signed (tenancy.require_signed_context). */
+extern bool tenancy_context_signed(void);
+
+/*
+ * How many times a context that counts has come into force in this backend
+ * (SET, set_context(), a function's SET clause, ...): a change says one
+ * was set in between.
+ */
+extern uint64 tenancy_context_assignments(void);
+
 /* Plans were built with the current-tenant restriction (see policy.c). */
 extern void tenancy_context_note_tenant_plans(void);
 

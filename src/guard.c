@@ -13,9 +13,15 @@
  *	  protected table.
  *	- A cursor WITH HOLD outlives its transaction, and with it the context
  *	  its rows were read under: the next client of a pooled connection can
- *	  FETCH them.  A holdable cursor over a protected table is refused, and
- *	  a transaction that declared one cannot commit while a context is in
- *	  force (its rows may come from a protected table through a function).
+ *	  FETCH them.  A holdable cursor over a protected table (or through a
+ *	  view) is refused, none may be declared while a context is in force,
+ *	  and a transaction that sets a context after declaring one cannot
+ *	  commit (its rows may come from a protected table through a function,
+ *	  whose own SET clause may set the context while they are read).
+ *	- LOCK TABLE on a view locks the tables behind it: those are checked
+ *	  too.
+ *	- With signed contexts, SET tenancy.context = '<token>' reaches the
+ *	  hooks below this one (pg_stat_statements) with its text hidden.
  *	- GRANT can give back TRUNCATE, TRIGGER or REFERENCES, which protect()
  *	  takes away (see tenancy._revoke_unsafe_privileges): they are taken
  *	  away again after every GRANT on tables.
@@ -27,17 +33,21 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
 #include "storage/lockdefs.h"
+#include "rewrite/rewriteHandler.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
@@ -54,9 +64,11 @@ static ProcessUtility_hook_type prev_utility = NULL;
 
 /*
  * The holdable cursors declared in the current transaction, by name (in
- * TopTransactionContext).
+ * TopTransactionContext), and the count of context assignments when the
+ * first was declared.
  */
 static List *holdable_declared = NIL;
+static uint64 assignments_at_declare = 0;
 
 /*
  * Whether a relation is protected (tenancy.protected_tables names it, as a
@@ -117,12 +129,68 @@ may_block_tenants(Oid relid)
 		has_bypassrls_privilege(user) || has_privs_of_role(user, owner);
 }
 
+static void refuse_lock(Oid relid, List *views);
+
+/*
+ * LOCK TABLE on a view locks the tables behind it too, with the view
+ * owner's privileges (LockViewRecurse): look behind views, as it does.
+ * context is the list of views being expanded (a view's query names the
+ * view itself, and views may refer to each other).
+ */
+static bool
+lock_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION &&
+				!list_member_oid((List *) context, rte->relid))
+				refuse_lock(rte->relid, (List *) context);
+		}
+		return query_tree_walker(query, lock_walker, context, 0);
+	}
+	return expression_tree_walker(node, lock_walker, context);
+}
+
+static void
+refuse_lock(Oid relid, List *views)
+{
+	check_stack_depth();
+	if (get_rel_relkind(relid) == RELKIND_VIEW)
+	{
+		Relation	view = relation_open(relid, AccessShareLock);
+
+		lock_walker((Node *) get_view_query(view), lappend_oid(list_copy(views), relid));
+		relation_close(view, AccessShareLock);
+		return;
+	}
+	if (is_protected(relid) && !may_block_tenants(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to lock protected table \"%s\" in this mode",
+						get_rel_name(relid)),
+				 errdetail("A lock in SHARE mode or stronger on a protected table blocks every tenant; only its owner may take one."),
+				 errhint("Lock rows with SELECT ... FOR UPDATE instead.")));
+}
+
 static void
 check_lock(LockStmt *stmt)
 {
 	ListCell   *lc;
 
-	/* ROW EXCLUSIVE and weaker are what tenants' own statements take. */
+	/*
+	 * ROW EXCLUSIVE and weaker are what tenants' own statements take; SHARE
+	 * UPDATE EXCLUSIVE blocks no tenant's reads or writes (only VACUUM,
+	 * ANALYZE and DDL).
+	 */
 	if (stmt->mode <= ShareUpdateExclusiveLock)
 		return;
 	foreach(lc, stmt->relations)
@@ -130,14 +198,8 @@ check_lock(LockStmt *stmt)
 		RangeVar   *rv = lfirst_node(RangeVar, lc);
 		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 
-		if (OidIsValid(relid) && is_protected(relid) &&
-			!may_block_tenants(relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to lock protected table \"%s\" in this mode",
-							get_rel_name(relid)),
-					 errdetail("A lock in SHARE mode or stronger on a protected table blocks every tenant; only its owner may take one."),
-					 errhint("Lock rows with SELECT ... FOR UPDATE instead.")));
+		if (OidIsValid(relid))
+			refuse_lock(relid, NIL);
 	}
 }
 
@@ -157,6 +219,8 @@ check_holdable(const char *name)
 				 errmsg("cursors WITH HOLD cannot be declared while a tenancy context is in force"),
 				 errdetail("A holdable cursor's rows would outlive the context they were read under."),
 				 errhint("Declare the cursor WITHOUT HOLD and fetch its rows in the transaction that sets the context.")));
+	if (holdable_declared == NIL)
+		assignments_at_declare = tenancy_context_assignments();
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	holdable_declared = lappend(holdable_declared, pstrdup(name));
 	MemoryContextSwitchTo(old);
@@ -250,6 +314,35 @@ after_grant(GrantStmt *stmt)
 	SetUserIdAndSecContext(save_user, save_sec);
 }
 
+/*
+ * With signed contexts, "SET [LOCAL] tenancy.context = '<token>'" carries a
+ * token in its text, and the hooks below ours (pg_stat_statements keeps the
+ * text of utility statements as it is) must not see it: they get a copy
+ * with the statement's text replaced, at the same length.
+ */
+static const char *
+hide_context_token(PlannedStmt *pstmt, const char *queryString)
+{
+	VariableSetStmt *stmt = (VariableSetStmt *) pstmt->utilityStmt;
+	static const char hidden[] = "SET tenancy.context = <hidden by pg_tenancy>";
+	char	   *copy;
+	int			start;
+	int			len;
+	int			i;
+
+	if (stmt->kind != VAR_SET_VALUE || stmt->name == NULL ||
+		strcmp(stmt->name, "tenancy.context") != 0 ||
+		!tenancy_context_signed() || queryString == NULL)
+		return queryString;
+
+	copy = pstrdup(queryString);
+	start = Max(pstmt->stmt_location, 0);
+	len = pstmt->stmt_len > 0 ? pstmt->stmt_len : (int) strlen(copy + start);
+	for (i = 0; i < len; i++)
+		copy[start + i] = i < (int) sizeof(hidden) - 1 ? hidden[i] : ' ';
+	return copy;
+}
+
 static void
 guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
@@ -260,6 +353,8 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 
 	if (IsA(parsetree, LockStmt))
 		check_lock((LockStmt *) parsetree);
+	else if (IsA(parsetree, VariableSetStmt))
+		queryString = hide_context_token(pstmt, queryString);
 
 	if (prev_utility)
 		prev_utility(pstmt, queryString, readOnlyTree, context, params,
@@ -280,32 +375,44 @@ guard_xact_callback(XactEvent event, void *arg)
 {
 	TenancyContext ctx;
 	ListCell   *lc;
+	bool		dropped;
 
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			if (holdable_declared == NIL || !tenancy_context_get(&ctx))
+			if (holdable_declared == NIL ||
+				(!tenancy_context_get(&ctx) &&
+				 tenancy_context_assignments() == assignments_at_declare))
 				break;
 
 			/*
-			 * The cursors were declared with no context in force, and one was
-			 * set later.  By now the server has read their rows and made them
+			 * A context was set after the cursors were declared (perhaps by a
+			 * function's SET clause while their rows were read), or is in
+			 * force now.  By now the server has read their rows and made them
 			 * outlive the transaction, even should it fail: drop them first.
+			 * Cursors already closed are no concern.
 			 */
+			dropped = false;
 			foreach(lc, holdable_declared)
 			{
 				Portal		portal = GetPortalByName((char *) lfirst(lc));
 
-				if (PortalIsValid(portal) && portal->status != PORTAL_ACTIVE)
+				if (PortalIsValid(portal) &&
+					(portal->cursorOptions & CURSOR_OPT_HOLD) &&
+					portal->status != PORTAL_ACTIVE)
+				{
 					PortalDrop(portal, false);
+					dropped = true;
+				}
 			}
 			holdable_declared = NIL;
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-					 errmsg("cannot commit a transaction that declared a cursor WITH HOLD while a tenancy context is in force"),
-					 errdetail("The cursor's rows would outlive the context they were read under; they were dropped."),
-					 errhint("Clear the context with tenancy.clear_context() before COMMIT.")));
+			if (dropped)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+						 errmsg("cannot commit a transaction that set a tenancy context after declaring a cursor WITH HOLD"),
+						 errdetail("The cursor's rows would outlive the context they were read under; they were dropped."),
+						 errhint("Declare holdable cursors in transactions that set no context.")));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:

@@ -344,6 +344,14 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'Only tables and partitioned tables can be protected.';
     END IF;
+    -- A temporary table goes at the end of its session without an event
+    -- trigger firing, and would leave its protection (and resource type)
+    -- behind.
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot protect temporary table %', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table is dropped at the end of its session without pg_tenancy being told.';
+    END IF;
     SELECT * INTO col FROM pg_attribute
     WHERE attrelid = tbl AND attname = tenant_column AND attnum > 0 AND NOT attisdropped;
     IF NOT FOUND THEN

@@ -160,7 +160,13 @@ BEGIN
     target := tenancy._check_may_share(sharer, resource_type, resource_id, acts);
     t := tenancy._tenant(target.tenant_id);
     IF to_user IS NOT NULL THEN
-        PERFORM tenancy._require_member(t.org_id, to_user);
+        -- Not _require_member(): its message names the user's e-mail, which
+        -- the sharer, who may name any user id, is not to learn.
+        IF NOT EXISTS (SELECT 1 FROM tenancy.memberships m
+                       WHERE m.org_id = t.org_id AND m.user_id = to_user) THEN
+            RAISE EXCEPTION 'the user to share with is not a member of the resource''s organization'
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
     ELSIF NOT EXISTS (SELECT 1 FROM tenancy.teams WHERE id = to_team AND org_id = t.org_id) THEN
         RAISE EXCEPTION 'team "%" is not a team of the resource''s organization', to_team
             USING ERRCODE = 'foreign_key_violation';

@@ -20,8 +20,17 @@ AS $$
 #variable_conflict use_column
 DECLARE
     signed boolean := coalesce(current_setting('tenancy.require_signed_context', true), 'off') = 'on';
-    preloaded boolean := 'pg_tenancy' = ANY (string_to_array(
-        replace(current_setting('shared_preload_libraries'), ' ', ''), ','));
+    -- Loaded before a session's first statement, by either list, under
+    -- either spelling.
+    preloaded boolean := EXISTS (
+        SELECT FROM unnest(string_to_array(
+                   replace(current_setting('shared_preload_libraries') || ',' ||
+                           current_setting('session_preload_libraries'), ' ', ''), ',')) AS l
+        WHERE l IN ('pg_tenancy', '$libdir/pg_tenancy'));
+    -- pg_stat_statements keeps the text of SET statements as written; it
+    -- must see them through pg_tenancy's hook, which hides tokens, so it is
+    -- listed first.
+    libs text[] := string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',');
     keys regclass := to_regclass('tenancy.signing_keys');
     n_keys bigint := 0;
     n_hs256 bigint := 0;
@@ -71,6 +80,32 @@ BEGIN
       AND a.grantee <> c.relowner
       AND NOT coalesce(r.rolsuper, false);
 
+    -- The same for a column's REFERENCES.
+    RETURN QUERY
+    SELECT 'critical', 'unsafe_grant', format('%s (%I) to %s', p.relid, t.attname,
+               CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END),
+           'REFERENCES is granted on a column: a foreign key of the grantee''s probes which ids exist in every tenant.',
+           format('REVOKE REFERENCES (%I) ON %s FROM %s;', t.attname, p.relid,
+                  CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END)
+    FROM tenancy.protected_tables p
+    JOIN pg_class c ON c.oid = p.relid
+    JOIN pg_attribute t ON t.attrelid = c.oid AND t.attnum > 0
+    CROSS JOIN LATERAL aclexplode(t.attacl) a
+    LEFT JOIN pg_roles r ON r.oid = a.grantee
+    WHERE a.privilege_type = 'REFERENCES'
+      AND a.grantee <> c.relowner
+      AND NOT coalesce(r.rolsuper, false);
+
+    -- Protections of tables that are gone (a temporary table's, dropped at
+    -- the end of its session without an event trigger firing): they keep
+    -- their resource type from any other table.
+    RETURN QUERY
+    SELECT 'warning', 'stale_protection', p.relid::oid::text,
+           format('tenancy.protected_tables names relation %s, which no longer exists; it still holds resource type %L.', p.relid::oid, p.resource_type),
+           format('DELETE FROM tenancy.protected_tables WHERE relid = %s;  -- as a superuser', p.relid::oid)
+    FROM tenancy.protected_tables p
+    WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = p.relid);
+
     -- Roles that are not subject to the policies, and can log in.
     RETURN QUERY
     SELECT DISTINCT 'warning', 'owner_can_login', quote_ident(r.rolname),
@@ -92,7 +127,7 @@ BEGIN
     JOIN pg_roles o ON o.oid = c.relowner
     JOIN pg_roles r ON r.oid <> o.oid
     WHERE r.rolcanlogin AND NOT r.rolsuper
-      AND pg_has_role(r.oid, o.oid, 'USAGE')
+      AND pg_has_role(r.oid, o.oid, 'MEMBER')
     GROUP BY r.rolname, o.rolname;
 
     RETURN QUERY
@@ -109,6 +144,7 @@ BEGIN
            format('CREATE INDEX ON %s (%I);', p.relid, p.tenant_column)
     FROM tenancy.protected_tables p
     WHERE p.root IS NULL
+      AND EXISTS (SELECT FROM pg_class c WHERE c.oid = p.relid)
       AND NOT EXISTS (
           SELECT 1 FROM pg_index i JOIN pg_attribute a
             ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
@@ -168,7 +204,8 @@ BEGIN
     CROSS JOIN LATERAL unnest(d.setconfig) AS cfg
     LEFT JOIN pg_roles r ON r.oid = d.setrole
     LEFT JOIN pg_database db ON db.oid = d.setdatabase
-    WHERE signed AND cfg ~* '^tenancy\.require_signed_context=(off|false|0|no)';
+    WHERE signed
+      AND lower(cfg) ~ '^tenancy\.require_signed_context=(f|fa|fal|fals|false|n|no|of|off|0)$';
 
     IF signed THEN
         IF n_keys = 0 THEN
@@ -176,6 +213,13 @@ BEGIN
                 'critical', 'no_signing_keys', 'tenancy.signing_keys',
                 'Signed contexts are on and no key is configured: every token is refused.',
                 'SELECT tenancy.add_signing_key(''<kid>'', ''ES256'', pg_read_file(''<public key file>''));');
+        END IF;
+        IF array_position(libs, 'pg_stat_statements') > array_position(libs, 'pg_tenancy')
+           OR array_position(libs, '$libdir/pg_stat_statements') > array_position(libs, 'pg_tenancy') THEN
+            RETURN QUERY VALUES (
+                'critical', 'statement_texts_keep_tokens', 'shared_preload_libraries',
+                'pg_stat_statements is listed after pg_tenancy: it keeps the text of SET tenancy.context = ''<token>'' before pg_tenancy can hide it, and any session of the role reads it back.',
+                'List pg_tenancy after pg_stat_statements in shared_preload_libraries, and restart.');
         END IF;
         IF current_setting('log_statement') = 'all' THEN
             RETURN QUERY VALUES (
@@ -219,11 +263,11 @@ BEGIN
     IF n_hs256 > 0 THEN
         RETURN QUERY
         SELECT 'critical', 'key_readable', quote_ident(r.rolname),
-               format('Role %I is a member of pg_read_all_data and can read the HS256 secret in tenancy.signing_keys, and with it forge any context.', r.rolname),
-               format('REVOKE pg_read_all_data FROM %I;  -- or use ES256, RS256 or EdDSA keys, which are public', r.rolname)
+               format('Role %I can read tenancy.signing_keys (through pg_read_all_data or a grant), and with its HS256 secret forge any context.', r.rolname),
+               format('REVOKE SELECT ON tenancy.signing_keys FROM %I; REVOKE pg_read_all_data FROM %I;  -- or use ES256, RS256 or EdDSA keys, which are public', r.rolname, r.rolname)
         FROM pg_roles r
-        WHERE NOT r.rolsuper AND r.rolname <> 'pg_read_all_data'
-          AND pg_has_role(r.oid, 'pg_read_all_data', 'USAGE');
+        WHERE NOT r.rolsuper AND r.rolcanlogin
+          AND has_table_privilege(r.oid, 'tenancy.signing_keys', 'SELECT');
         RETURN QUERY VALUES (
             'info', 'symmetric_key', 'tenancy.signing_keys',
             format('%s HS256 key(s): the database holds a secret that signs tokens; a dump of it carries the secret.', n_hs256),
