@@ -134,14 +134,20 @@ uuid_string(const pg_uuid_t *u)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
 }
 
+/* The context's canonical form: "<user>" or "<user>/<tenant>" (palloc'd). */
+static char *
+context_ids(const TenancyContext *ctx)
+{
+	return ctx->has_tenant ?
+		psprintf("%s/%s", uuid_string(&ctx->user), uuid_string(&ctx->tenant)) :
+		uuid_string(&ctx->user);
+}
+
 /* Replace the setting's value by the ids of the context. */
 static bool
 replace_value(char **newval, const TenancyContext *ctx)
 {
-	char	   *ids = ctx->has_tenant ?
-		psprintf("%s/%s", uuid_string(&ctx->user), uuid_string(&ctx->tenant)) :
-		uuid_string(&ctx->user);
-	char	   *copy = PT_GUC_STRDUP(ids);
+	char	   *copy = PT_GUC_STRDUP(context_ids(ctx));
 
 	if (copy == NULL)
 	{
@@ -377,9 +383,7 @@ show_context(void)
 
 	if (!tenancy_context_get(&ctx))
 		return "";
-	ids = ctx.has_tenant ?
-		psprintf("%s/%s", uuid_string(&ctx.user), uuid_string(&ctx.tenant)) :
-		uuid_string(&ctx.user);
+	ids = context_ids(&ctx);
 	strlcpy(buf, ids, sizeof(buf));
 	pfree(ids);
 	return buf;
