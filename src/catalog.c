@@ -103,6 +103,7 @@ tenancy_catalog(void)
 	c.tenants_org_slug_key = lookup_rel(nsp, "tenants_org_slug_key");
 	c.users = lookup_rel(nsp, "users");
 	c.users_pkey = lookup_rel(nsp, "users_pkey");
+	c.users_external_key = lookup_rel(nsp, "users_external_key");
 	c.memberships = lookup_rel(nsp, "memberships");
 	c.memberships_user_idx = lookup_rel(nsp, "memberships_user_idx");
 	c.team_members = lookup_rel(nsp, "team_members");
@@ -175,6 +176,8 @@ tenancy_catalog(void)
 	verify_attnum(c.tenants, "org_id", Anum_tenants_org_id);
 	verify_attnum(c.users, "id", Anum_users_id);
 	verify_attnum(c.users, "active", Anum_users_active);
+	verify_attnum(c.users, "external_issuer", Anum_users_external_issuer);
+	verify_attnum(c.users, "external_subject", Anum_users_external_subject);
 	verify_attnum(c.memberships, "org_id", Anum_memberships_org_id);
 	verify_attnum(c.memberships, "user_id", Anum_memberships_user_id);
 	verify_attnum(c.memberships, "role_id", Anum_memberships_role_id);

@@ -19,6 +19,8 @@
 /* tenancy.users */
 #define Anum_users_id					1
 #define Anum_users_active				5
+#define Anum_users_external_issuer		7
+#define Anum_users_external_subject		8
 /* tenancy.memberships */
 #define Anum_memberships_org_id			1
 #define Anum_memberships_user_id		2
@@ -77,6 +79,7 @@ typedef struct TenancyCatalog
 	Oid			tenants_org_slug_key;	/* (org_id, slug): tenants of an org */
 	Oid			users;
 	Oid			users_pkey;
+	Oid			users_external_key; /* (external_subject, external_issuer) */
 	Oid			memberships;
 	Oid			memberships_user_idx;
 	Oid			team_members;

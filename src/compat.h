@@ -158,6 +158,41 @@ PT_GUC_IS_DEFINED(const char *name)
 	}
 	return false;
 }
+
+/*
+ * The value of a string setting when it was set for the current transaction
+ * only (SET LOCAL, set_config(..., true)) in this session, else NULL: a
+ * value set for the session, from a function's SET clause, or from any
+ * other source.  The settings are sorted by name, case-insensitively.
+ */
+static inline const char *
+PT_GUC_LOCAL_STRING(const char *name)
+{
+	struct config_generic **vars = get_guc_variables();
+	int			lo = 0;
+	int			hi = GetNumConfigOptions() - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		struct config_generic *g = vars[mid];
+		int			c = pg_strcasecmp(g->name, name);
+
+		if (c < 0)
+			lo = mid + 1;
+		else if (c > 0)
+			hi = mid - 1;
+		else
+		{
+			if (g->vartype != PGC_STRING || g->source != PGC_S_SESSION ||
+				g->stack == NULL ||
+				(g->stack->state != GUC_LOCAL && g->stack->state != GUC_SET_LOCAL))
+				return NULL;
+			return *((struct config_string *) g)->variable;
+		}
+	}
+	return NULL;
+}
 #else
 #error "PT_PLACEHOLDER_COMMITTED_VALUES needs porting: GUC placeholders moved to a hash table in 16"
 #endif

@@ -44,6 +44,9 @@
 /* A generation that no transaction has: the value never counts. */
 #define NEVER_VALID		UINT64CONST(0xFFFFFFFFFFFFFFFF)
 
+static const char *const unknown_subject =
+	"The user claim is neither the external subject of a user at the issuer nor a user's uuid.";
+
 typedef struct ContextExtra
 {
 	uint64		serial;			/* distinct for every value ever checked */
@@ -58,6 +61,27 @@ typedef struct ContextExtra
 static char *context_value = NULL;
 static bool require_signed = false;
 static char *admin_role = NULL;
+static char *user_claim = NULL;		/* tenancy.user_claim */
+static char *tenant_claim = NULL;	/* tenancy.tenant_claim */
+static char *claims_setting = NULL; /* tenancy.claims_setting */
+static char *claims_role = NULL;	/* tenancy.claims_role */
+
+/* The parsed paths (the settings' extra data). */
+static const ClaimPath *user_path = NULL;
+static const ClaimPath *tenant_path = NULL;
+
+/*
+ * The context a gateway's claims establish (tenancy.claims_setting), for
+ * the claims it was computed from in the transaction it was computed in.
+ */
+typedef struct ClaimsContext
+{
+	uint64		generation;		/* NEVER_VALID: none computed */
+	char	   *claims;			/* malloc'd; NULL: no claims */
+	bool		set;
+	TenancyContext ctx;
+	uint64		serial;
+} ClaimsContext;
 
 /*
  * Whether the library was loaded before this session's first statement
@@ -85,6 +109,8 @@ static uint64 last_serial = 0;
 
 /* Whether cached plans carry the current-tenant restriction. */
 static bool tenant_plans_exist = false;
+
+static ClaimsContext from_claims = {NEVER_VALID, NULL, false, {{{0}}, {{0}}, false}, 0};
 
 /*
  * A value SET before the library was loaded in this backend is kept by
@@ -231,6 +257,7 @@ check_context(char **newval, void **extra, GucSource source)
 					return false;
 				}
 				if (!tenancy_token_verify(value, GetCurrentTimestamp(),
+										  user_path, tenant_path,
 										  &claims, &detail))
 				{
 					GUC_check_errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
@@ -239,9 +266,21 @@ check_context(char **newval, void **extra, GucSource source)
 					GUC_check_errhint("This database requires signed contexts: pass a token to tenancy.set_context_token().");
 					return false;
 				}
+				if (!OidIsValid(get_namespace_oid("tenancy", true)))
+				{
+					GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+					GUC_check_errmsg("extension \"pg_tenancy\" is not installed in this database");
+					return false;
+				}
+				if (!tenancy_claims_user(&claims, &result.ctx.user))
+				{
+					GUC_check_errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
+					GUC_check_errmsg("invalid context token");
+					GUC_check_errdetail("%s", unknown_subject);
+					return false;
+				}
 				result.is_signed = true;
 				result.expires = claims.exp;
-				result.ctx.user = claims.sub;
 				result.ctx.has_tenant = claims.has_tenant;
 				result.ctx.tenant = claims.tenant;
 
@@ -347,11 +386,150 @@ context_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-bool
-tenancy_context_get(TenancyContext *ctx)
+/* The context set with tenancy.context, if one counts now. */
+static bool
+explicit_context(TenancyContext *ctx)
 {
 	ContextExtra *ce = current_extra;
 
+	if (ce == NULL || !ce->set || ce->generation != generation)
+		return false;
+	if (require_signed && !ce->is_signed)
+		return false;
+	if (ce->is_signed && ce->expires <= GetCurrentStatementStartTimestamp())
+		return false;
+	if (ctx != NULL)
+		*ctx = ce->ctx;
+	return true;
+}
+
+/* Gateway claims ----------------------------------------------------------- */
+
+static bool
+claims_configured(void)
+{
+	return claims_setting != NULL && claims_setting[0] != '\0' &&
+		claims_role != NULL && claims_role[0] != '\0';
+}
+
+/*
+ * The claims the gateway set for this transaction, or NULL.  They count
+ * only in a session its role logged in as (or a member of it), and only
+ * when set for the transaction (set_config(..., true), as PostgREST does):
+ * a value left for the session by an earlier request never counts.
+ */
+static const char *
+gateway_claims(void)
+{
+	Oid			role;
+	const char *value;
+
+	if (!claims_configured() || !IsTransactionState())
+		return NULL;
+	role = get_role_oid(claims_role, true);
+	if (!OidIsValid(role) || !is_member_of_role_nosuper(GetSessionUserId(), role))
+		return NULL;
+	value = PT_GUC_LOCAL_STRING(claims_setting);
+	if (value == NULL || value[0] == '\0')
+		return NULL;
+	return value;
+}
+
+static bool
+same_context(const TenancyContext *a, const TenancyContext *b)
+{
+	return memcmp(a->user.data, b->user.data, UUID_LEN) == 0 &&
+		a->has_tenant == b->has_tenant &&
+		(!a->has_tenant || memcmp(a->tenant.data, b->tenant.data, UUID_LEN) == 0);
+}
+
+/*
+ * Bring the context of the gateway's claims up to date, and say whether
+ * there is one.  Claims that cannot be read, or that name a user who may
+ * not work (in the tenant), are an error, as set_context() would raise;
+ * claims without a user (an anonymous request) establish no context.
+ */
+static bool
+claims_context_refresh(void)
+{
+	const char *value = gateway_claims();
+	TenancyContext ctx;
+	bool		set = false;
+	char	   *copy = NULL;
+
+	if (from_claims.generation == generation &&
+		(value == NULL ? from_claims.claims == NULL :
+		 (from_claims.claims != NULL && strcmp(value, from_claims.claims) == 0)))
+		return from_claims.set;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (value != NULL)
+	{
+		TokenClaims claims;
+		const char *detail;
+
+		if (!tenancy_claims_parse(value, user_path, tenant_path, &claims, &detail))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("invalid claims in setting \"%s\"", claims_setting),
+					 errdetail("%s", detail)));
+		if (claims.subject != NULL)
+		{
+			if (!tenancy_claims_user(&claims, &ctx.user))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						 errmsg("the claims in setting \"%s\" name no user", claims_setting),
+						 errdetail("%s", unknown_subject)));
+			ctx.has_tenant = claims.has_tenant;
+			ctx.tenant = claims.tenant;
+			if (!context_allowed(&ctx))
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 ctx.has_tenant ?
+						 errmsg("user has no role and no share in the tenant") :
+						 errmsg("user is not an active member of any organization")));
+			set = true;
+		}
+		copy = strdup(value);
+		if (copy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+	}
+
+	if (set != from_claims.set || (set && !same_context(&ctx, &from_claims.ctx)))
+	{
+		/* As the check hook refuses a change under such a scan. */
+		if (tenancy_fold_active())
+		{
+			free(copy);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot change the tenancy context while a query that relies on it is running"),
+					 errdetail("The claims in setting \"%s\" changed under an open scan of a protected table.",
+							   claims_setting)));
+		}
+		tenancy_fold_context_changed();
+		if (tenant_plans_exist && set && !ctx.has_tenant)
+		{
+			ResetPlanCache();
+			tenant_plans_exist = false;
+		}
+	}
+	if (set)
+		assignments++;
+	free(from_claims.claims);
+	from_claims.claims = copy;
+	from_claims.set = set;
+	from_claims.ctx = ctx;
+	from_claims.serial = ++last_serial;
+	from_claims.generation = generation;
+	return set;
+}
+
+bool
+tenancy_context_get(TenancyContext *ctx)
+{
 	/*
 	 * A parallel worker cannot tell a value of this transaction from a stale
 	 * one; the functions that read the context are PARALLEL RESTRICTED, and
@@ -359,14 +537,14 @@ tenancy_context_get(TenancyContext *ctx)
 	 */
 	if (IsParallelWorker())
 		return false;
-	if (ce == NULL || !ce->set || ce->generation != generation)
-		return false;
-	if (require_signed && !ce->is_signed)
-		return false;
-	if (ce->is_signed && ce->expires <= GetCurrentStatementStartTimestamp())
-		return false;
-	*ctx = ce->ctx;
-	return true;
+	if (explicit_context(ctx))
+		return true;
+	if (claims_configured() && claims_context_refresh())
+	{
+		*ctx = from_claims.ctx;
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -432,7 +610,76 @@ tenancy_context_assignments(void)
 uint64
 tenancy_context_identity(void)
 {
+	if (claims_configured() && !IsParallelWorker() && !explicit_context(NULL))
+	{
+		(void) claims_context_refresh();
+		return from_claims.serial;
+	}
 	return current_extra ? current_extra->serial : 0;
+}
+
+const ClaimPath *
+tenancy_user_claim_path(void)
+{
+	return user_path;
+}
+
+const ClaimPath *
+tenancy_tenant_claim_path(void)
+{
+	return tenant_path;
+}
+
+const char *
+tenancy_unknown_subject_detail(void)
+{
+	return unknown_subject;
+}
+
+/* tenancy.user_claim and tenancy.tenant_claim: a path of member names. */
+static bool
+check_claim_path(char **newval, void **extra, GucSource source)
+{
+	ClaimPath  *path = PT_GUC_MALLOC(sizeof(ClaimPath));
+
+	if (path == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		return false;
+	}
+	if (*newval == NULL || !tenancy_claim_path_parse(*newval, path))
+	{
+		PT_GUC_FREE(path);
+		GUC_check_errdetail("A claim path is up to %d member names of 1 to 63 bytes, separated by dots, such as \"sub\" or \"app_metadata.tenant_id\".",
+							CLAIM_PATH_MAX);
+		return false;
+	}
+	*extra = path;
+	return true;
+}
+
+static void
+assign_user_claim(const char *newval, void *extra)
+{
+	user_path = extra;
+}
+
+static void
+assign_tenant_claim(const char *newval, void *extra)
+{
+	tenant_path = extra;
+}
+
+/* tenancy.claims_setting: not one of ours, whose values the hooks check. */
+static bool
+check_claims_setting(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && pg_strncasecmp(*newval, "tenancy.", 8) == 0)
+	{
+		GUC_check_errdetail("The claims come from a setting the gateway sets, such as \"request.jwt.claims\".");
+		return false;
+	}
+	return true;
 }
 
 void
@@ -474,6 +721,46 @@ tenancy_context_init(void)
 								   "Sets the role whose members may ask about any user when contexts are signed.",
 								   "Superusers always may; other roles only about their context's user.",
 								   &admin_role,
+								   "",
+								   PGC_SUSET,
+								   GUC_NOT_IN_SAMPLE,
+								   NULL, NULL, NULL);
+
+	if (!PT_GUC_IS_DEFINED("tenancy.user_claim"))
+		DefineCustomStringVariable("tenancy.user_claim",
+								   "Sets the claim that names the user, in context tokens and gateway claims.",
+								   "Member names separated by dots; the user's external subject or uuid.",
+								   &user_claim,
+								   "sub",
+								   PGC_SUSET,
+								   GUC_NOT_IN_SAMPLE,
+								   check_claim_path, assign_user_claim, NULL);
+
+	if (!PT_GUC_IS_DEFINED("tenancy.tenant_claim"))
+		DefineCustomStringVariable("tenancy.tenant_claim",
+								   "Sets the claim that names the tenant, in context tokens and gateway claims.",
+								   "Member names separated by dots, such as app_metadata.tenant_id.",
+								   &tenant_claim,
+								   "tenant",
+								   PGC_SUSET,
+								   GUC_NOT_IN_SAMPLE,
+								   check_claim_path, assign_tenant_claim, NULL);
+
+	if (!PT_GUC_IS_DEFINED("tenancy.claims_setting"))
+		DefineCustomStringVariable("tenancy.claims_setting",
+								   "Sets the setting from which a gateway's verified claims establish the context.",
+								   "Such as request.jwt.claims (PostgREST); empty: off.  Trusted only in sessions of tenancy.claims_role.",
+								   &claims_setting,
+								   "",
+								   PGC_SUSET,
+								   GUC_NOT_IN_SAMPLE,
+								   check_claims_setting, NULL, NULL);
+
+	if (!PT_GUC_IS_DEFINED("tenancy.claims_role"))
+		DefineCustomStringVariable("tenancy.claims_role",
+								   "Sets the role whose sessions' claims are trusted: the gateway's login role.",
+								   NULL,
+								   &claims_role,
 								   "",
 								   PGC_SUSET,
 								   GUC_NOT_IN_SAMPLE,

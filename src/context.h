@@ -9,6 +9,8 @@
 #include "postgres.h"
 #include "utils/uuid.h"
 
+#include "token.h"
+
 typedef struct TenancyContext
 {
 	pg_uuid_t	user;
@@ -48,6 +50,13 @@ extern bool tenancy_context_signed(void);
  * was set in between.
  */
 extern uint64 tenancy_context_assignments(void);
+
+/* The claim paths in force (tenancy.user_claim, tenancy.tenant_claim). */
+extern const ClaimPath *tenancy_user_claim_path(void);
+extern const ClaimPath *tenancy_tenant_claim_path(void);
+
+/* The detail of an error for a user claim that names no user. */
+extern const char *tenancy_unknown_subject_detail(void);
 
 /* Plans were built with the current-tenant restriction (see policy.c). */
 extern void tenancy_context_note_tenant_plans(void);

@@ -343,6 +343,32 @@ hide_context_token(PlannedStmt *pstmt, const char *queryString)
 	return copy;
 }
 
+/*
+ * BEGIN in a transaction block that an earlier message opened and that holds
+ * a context: the connection went back to its pool (or to the next request)
+ * in the middle of a transaction, and whoever holds it now would work in
+ * another request's context.  PostgreSQL only warns; make it an error, which
+ * also ends that transaction and its context.  (A BEGIN in the same
+ * multi-statement query that set the context turns an implicit block into
+ * an explicit one, and is left alone.)
+ */
+static void
+check_begin(TransactionStmt *stmt)
+{
+	TenancyContext ctx;
+
+	if ((stmt->kind != TRANS_STMT_BEGIN && stmt->kind != TRANS_STMT_START) ||
+		!IsTransactionBlock() ||
+		GetCurrentTransactionStartTimestamp() == GetCurrentStatementStartTimestamp() ||
+		!tenancy_context_get(&ctx))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+			 errmsg("BEGIN inside a transaction that holds a tenancy context"),
+			 errdetail("The connection was left in a transaction that set a context, most likely by a request that returned it to a pool without COMMIT or ROLLBACK; that transaction is now aborted."),
+			 errhint("End every transaction before releasing its connection.")));
+}
+
 static void
 guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 			  ProcessUtilityContext context, ParamListInfo params,
@@ -353,6 +379,8 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 
 	if (IsA(parsetree, LockStmt))
 		check_lock((LockStmt *) parsetree);
+	else if (IsA(parsetree, TransactionStmt))
+		check_begin((TransactionStmt *) parsetree);
 	else if (IsA(parsetree, VariableSetStmt))
 		queryString = hide_context_token(pstmt, queryString);
 

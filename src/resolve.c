@@ -1036,6 +1036,57 @@ tenancy_user_is_member(const pg_uuid_t *user)
 	return result;
 }
 
+/* External identities ----------------------------------------------------- */
+
+typedef struct SubjectScan
+{
+	const char *issuer;			/* NULL: none */
+	pg_uuid_t	user;
+	bool		found;
+} SubjectScan;
+
+static bool
+visit_subject(ScanRow *row, void *arg)
+{
+	SubjectScan *ss = arg;
+	bool		isnull;
+	Datum		d = row_getattr(row, Anum_users_external_issuer, &isnull);
+
+	/* The same subject at another issuer is another user. */
+	if (ss->issuer == NULL ? !isnull :
+		(isnull || strcmp(TextDatumGetCString(d), ss->issuer) != 0))
+		return true;
+	d = row_getattr(row, Anum_users_id, &isnull);
+	Assert(!isnull);
+	ss->user = *DatumGetUUIDP(d);
+	ss->found = true;
+	return false;
+}
+
+bool
+tenancy_user_by_subject(const char *subject, const char *issuer, pg_uuid_t *user)
+{
+	LookupState ls;
+	SubjectScan ss;
+	ScanKeyData key;
+	bool		pushed = read_begin();
+
+	lookup_begin(&ls, NULL);
+	memset(&ss, 0, sizeof(ss));
+	ss.issuer = issuer;
+	ScanKeyInit(&key, Anum_users_external_subject, BTEqualStrategyNumber,
+				F_TEXTEQ, CStringGetTextDatum(subject));
+	/* The index's collation: the column's, the database's default. */
+	key.sk_collation = DEFAULT_COLLATION_OID;
+	scan_index(&ls.base, ls.base.cat->users, ls.base.cat->users_external_key,
+			   &key, 1, visit_subject, &ss);
+	resolve_end(&ls.base);
+	read_end(pushed);
+	if (ss.found)
+		*user = ss.user;
+	return ss.found;
+}
+
 /* Shares ------------------------------------------------------------------ */
 
 /*

@@ -77,6 +77,10 @@ extern int	tenancy_user_audit_orgs(const pg_uuid_t *user, pg_uuid_t **orgs);
 /* Is the user active and an unexpired member of some organization? */
 extern bool tenancy_user_is_member(const pg_uuid_t *user);
 
+/* The user an identity provider names by subject at issuer (NULL: none). */
+extern bool tenancy_user_by_subject(const char *subject, const char *issuer,
+									pg_uuid_t *user);
+
 /* Raises 22023 unless the permission's type and action are registered. */
 extern void tenancy_check_registered(const PermEntry *e);
 

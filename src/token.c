@@ -7,9 +7,11 @@
  * RS256, ES256 or EdDSA; "none" and anything else are refused) and usually
  * the key ("kid"); the key, from tenancy.signing_keys (keys.c), must be of
  * that very algorithm, so that a public key can never be used as an HMAC
- * secret.  The payload carries "sub" (the user's uuid), optionally
- * "tenant" (a tenant's uuid), "exp" (Unix seconds; required), and "nbf",
- * "iss" and "aud", checked as the key says.
+ * secret.  The payload carries the user, at the path tenancy.user_claim
+ * names ("sub" unless set otherwise): a user's external subject at the
+ * token's issuer, or a user's uuid; optionally the tenant's uuid, at
+ * tenancy.tenant_claim ("tenant"); "exp" (Unix seconds; required); and
+ * "nbf", "iss" and "aud", checked as the key says.
  *
  * Everything here reports failure by return value, never by ereport, so
  * that it can run inside the GUC check hook that establishes the context.
@@ -31,21 +33,21 @@
 #include "utils/timestamp.h"
 
 #include "compat.h"
+#include "context.h"
 #include "keys.h"
+#include "resolve.h"
 #include "token.h"
 
 /* Limits checked before anything is parsed. */
 #define TOKEN_MAX_LENGTH	8192
 #define TOKEN_MAX_DEPTH		16
 
-/* The members read from the header and the payload. */
+/* The top-level members read from the header and the payload. */
 typedef enum ClaimMember
 {
 	CM_OTHER = -1,
 	CM_ALG,
 	CM_KID,
-	CM_SUB,
-	CM_TENANT,
 	CM_EXP,
 	CM_NBF,
 	CM_ISS,
@@ -54,10 +56,21 @@ typedef enum ClaimMember
 } ClaimMember;
 
 static const char *const claim_names[CM_COUNT] = {
-	"alg", "kid", "sub", "tenant", "exp", "nbf", "iss", "aud"
+	"alg", "kid", "exp", "nbf", "iss", "aud"
 };
 
-/* What the JSON walk collects: top-level members, and "aud" as an array. */
+/* The claims found at a path (tenancy.user_claim, tenancy.tenant_claim). */
+typedef enum ClaimPathKind
+{
+	CP_USER,
+	CP_TENANT,
+	CP_COUNT
+} ClaimPathKind;
+
+/*
+ * What the JSON walk collects: top-level members, "aud" as an array, and
+ * the values at the user and tenant paths.
+ */
 typedef struct ClaimsParse
 {
 	int			depth;
@@ -65,18 +78,57 @@ typedef struct ClaimsParse
 	bool		repeated;		/* a member read here appears twice */
 	bool		aud_bad;		/* "aud" is neither a string nor strings */
 	bool		in_aud;			/* inside the "aud" array */
+	int			arrays;			/* arrays open around the current value */
 	ClaimMember member;			/* top-level member being read */
 	char	   *value[CM_COUNT];
 	JsonTokenType type[CM_COUNT];
 	bool		seen[CM_COUNT];
 	List	   *aud;			/* "aud" strings, from a string or an array */
+	const char *names[TOKEN_MAX_DEPTH + 2];	/* member names, by depth */
+	const ClaimPath *path[CP_COUNT];
+	char	   *path_value[CP_COUNT];	/* NULL if not a scalar */
+	JsonTokenType path_type[CP_COUNT];
+	bool		path_seen[CP_COUNT];
 } ClaimsParse;
+
+/* Is the value about to be read (at depth p->depth) at this path? */
+static bool
+at_path(const ClaimsParse *p, const ClaimPath *path)
+{
+	int			i;
+
+	if (path == NULL || p->arrays > 0 || path->n != p->depth)
+		return false;
+	for (i = 0; i < path->n; i++)
+		if (strcmp(p->names[i + 1], path->names[i]) != 0)
+			return false;
+	return true;
+}
+
+/* A value at a path: a scalar's text, or NULL for an object or array. */
+static void
+note_path_values(ClaimsParse *p, char *token, JsonTokenType type)
+{
+	int			k;
+
+	for (k = 0; k < CP_COUNT; k++)
+	{
+		if (!at_path(p, p->path[k]))
+			continue;
+		if (p->path_seen[k])
+			p->repeated = true;
+		p->path_seen[k] = true;
+		p->path_value[k] = token;
+		p->path_type[k] = type;
+	}
+}
 
 static JSON_ACTION_RESULT
 claims_object_start(void *state)
 {
 	ClaimsParse *p = state;
 
+	note_path_values(p, NULL, JSON_TOKEN_OBJECT_START);
 	if (p->depth == 0)
 		p->is_object = true;
 	else if (p->depth == 1 && p->member == CM_AUD)
@@ -99,10 +151,12 @@ claims_array_start(void *state)
 {
 	ClaimsParse *p = state;
 
+	note_path_values(p, NULL, JSON_TOKEN_ARRAY_START);
 	if (p->depth == 1 && p->member == CM_AUD)
 		p->in_aud = true;
 	else if (p->in_aud)
 		p->aud_bad = true;
+	p->arrays++;
 	p->depth++;
 	JSON_ACTION_RETURN;
 }
@@ -113,6 +167,7 @@ claims_array_end(void *state)
 	ClaimsParse *p = state;
 
 	p->depth--;
+	p->arrays--;
 	if (p->depth == 1 && p->in_aud)
 		p->in_aud = false;
 	JSON_ACTION_RETURN;
@@ -124,6 +179,8 @@ claims_field_start(void *state, char *fname, bool isnull)
 	ClaimsParse *p = state;
 	int			i;
 
+	if (p->depth <= TOKEN_MAX_DEPTH + 1)
+		p->names[p->depth] = fname;
 	if (p->depth != 1)
 		JSON_ACTION_RETURN;
 	p->member = CM_OTHER;
@@ -146,6 +203,7 @@ claims_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	ClaimsParse *p = state;
 
+	note_path_values(p, token, tokentype);
 	if (p->depth == 1 && p->member != CM_OTHER)
 	{
 		p->value[p->member] = token;
@@ -211,6 +269,7 @@ json_nesting_depth(const char *json, int len)
  */
 static bool
 parse_claims(char *json, int len, ClaimsParse *out, const char *what,
+			 const ClaimPath *user_path, const ClaimPath *tenant_path,
 			 const char **detail)
 {
 	JsonLexContext *lex;
@@ -218,19 +277,21 @@ parse_claims(char *json, int len, ClaimsParse *out, const char *what,
 
 	memset(out, 0, sizeof(*out));
 	out->member = CM_OTHER;
+	out->path[CP_USER] = user_path;
+	out->path[CP_TENANT] = tenant_path;
 	if (memchr(json, '\0', len) != NULL)
 	{
-		*detail = psprintf("The token %s contains a zero byte.", what);
+		*detail = psprintf("The %s contains a zero byte.", what);
 		return false;
 	}
 	if (!pg_verify_mbstr(PG_UTF8, json, len, true))
 	{
-		*detail = psprintf("The token %s is not valid UTF-8.", what);
+		*detail = psprintf("The %s is not valid UTF-8.", what);
 		return false;
 	}
 	if (json_nesting_depth(json, len) > TOKEN_MAX_DEPTH)
 	{
-		*detail = psprintf("The token %s nests arrays or objects deeper than %d levels.",
+		*detail = psprintf("The %s nests arrays or objects deeper than %d levels.",
 						   what, TOKEN_MAX_DEPTH);
 		return false;
 	}
@@ -247,12 +308,12 @@ parse_claims(char *json, int len, ClaimsParse *out, const char *what,
 	lex = PT_JSON_LEXER(json, len, PG_UTF8);
 	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || !out->is_object)
 	{
-		*detail = psprintf("The token %s is not a JSON object.", what);
+		*detail = psprintf("The %s is not a JSON object.", what);
 		return false;
 	}
 	if (out->repeated)
 	{
-		*detail = psprintf("The token %s has a member twice.", what);
+		*detail = psprintf("The %s has a member twice.", what);
 		return false;
 	}
 	return true;
@@ -388,9 +449,58 @@ string_claim(const ClaimsParse *p, ClaimMember m)
 	return p->value[m] != NULL && p->type[m] == JSON_TOKEN_STRING;
 }
 
+/*
+ * The user, issuer and tenant of parsed claims.  The user is optional here
+ * (the caller decides); present means present: a null, number, object or
+ * array where the user or the tenant should be is an error, not "none".
+ */
+static bool
+identity_claims(const ClaimsParse *pp, const ClaimPath *user_path,
+				const ClaimPath *tenant_path, TokenClaims *claims,
+				const char **detail)
+{
+	claims->subject = NULL;
+	claims->issuer = NULL;
+	if (pp->path_seen[CP_USER])
+	{
+		if (pp->path_value[CP_USER] == NULL ||
+			pp->path_type[CP_USER] != JSON_TOKEN_STRING ||
+			pp->path_value[CP_USER][0] == '\0' ||
+			strlen(pp->path_value[CP_USER]) > 255)
+		{
+			*detail = psprintf("The claim \"%s\" must be a string of 1 to 255 characters.",
+							   user_path->text);
+			return false;
+		}
+		claims->subject = pp->path_value[CP_USER];
+	}
+	if (pp->seen[CM_ISS])
+	{
+		if (!string_claim(pp, CM_ISS))
+		{
+			*detail = "The claim \"iss\" must be a string.";
+			return false;
+		}
+		claims->issuer = pp->value[CM_ISS];
+	}
+	claims->has_tenant = pp->path_seen[CP_TENANT];
+	if (claims->has_tenant &&
+		(pp->path_value[CP_TENANT] == NULL ||
+		 pp->path_type[CP_TENANT] != JSON_TOKEN_STRING ||
+		 !tenancy_parse_uuid(pp->path_value[CP_TENANT],
+							 strlen(pp->path_value[CP_TENANT]), &claims->tenant)))
+	{
+		*detail = psprintf("The claim \"%s\" must be a tenant's uuid.",
+						   tenant_path->text);
+		return false;
+	}
+	return true;
+}
+
 /* The checks, in a memory context of their own; see tenancy_token_verify. */
 static bool
 verify_token_in_context(const char *token, TimestampTz now,
+						const ClaimPath *user_path, const ClaimPath *tenant_path,
 						TokenClaims *claims, const char **detail)
 {
 	size_t		toklen = strlen(token);
@@ -431,7 +541,7 @@ verify_token_in_context(const char *token, TimestampTz now,
 	}
 
 	/* The header chooses the key; the algorithm must be the key's. */
-	if (!parse_claims(header, hlen, &hp, "header", detail))
+	if (!parse_claims(header, hlen, &hp, "token header", NULL, NULL, detail))
 		return false;
 	if (!string_claim(&hp, CM_ALG) || !tenancy_alg_is_supported(hp.value[CM_ALG]))
 	{
@@ -452,22 +562,14 @@ verify_token_in_context(const char *token, TimestampTz now,
 		return false;
 
 	/* Signed by the key: now the claims. */
-	if (!parse_claims(payload, plen, &pp, "payload", detail))
+	if (!parse_claims(payload, plen, &pp, "token payload", user_path, tenant_path, detail))
 		return false;
-	if (!string_claim(&pp, CM_SUB) ||
-		!tenancy_parse_uuid(pp.value[CM_SUB], strlen(pp.value[CM_SUB]), &claims->sub))
-	{
-		*detail = "The claim \"sub\" must be a user's uuid.";
+	if (!identity_claims(&pp, user_path, tenant_path, claims, detail))
 		return false;
-	}
-	/* Present means present: an array or null is a bad tenant, not none. */
-	claims->has_tenant = pp.seen[CM_TENANT];
-	if (claims->has_tenant &&
-		(!string_claim(&pp, CM_TENANT) ||
-		 !tenancy_parse_uuid(pp.value[CM_TENANT], strlen(pp.value[CM_TENANT]),
-							 &claims->tenant)))
+	if (claims->subject == NULL)
 	{
-		*detail = "The claim \"tenant\" must be a tenant's uuid.";
+		*detail = psprintf("The token has no claim \"%s\", which names the user.",
+						   user_path->text);
 		return false;
 	}
 	if (!numeric_date(&pp, CM_EXP, &claims->exp))
@@ -523,6 +625,7 @@ verify_token_in_context(const char *token, TimestampTz now,
 
 bool
 tenancy_token_verify(const char *token, TimestampTz now,
+					 const ClaimPath *user_path, const ClaimPath *tenant_path,
 					 TokenClaims *claims, const char **detail)
 {
 	MemoryContext work;
@@ -538,14 +641,110 @@ tenancy_token_verify(const char *token, TimestampTz now,
 								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
 	memset(&result, 0, sizeof(result));
-	ok = verify_token_in_context(token, now, &result, detail);
+	ok = verify_token_in_context(token, now, user_path, tenant_path,
+								 &result, detail);
 	MemoryContextSwitchTo(caller);
 	if (!ok)
 		*detail = pstrdup(*detail);
+	else
+	{
+		result.subject = pstrdup(result.subject);
+		if (result.issuer != NULL)
+			result.issuer = pstrdup(result.issuer);
+	}
 	MemoryContextDelete(work);
 	if (ok)
 		*claims = result;
 	return ok;
+}
+
+/*
+ * Claims a gateway verified (tenancy.claims_setting): a JSON object, read
+ * with the same limits and paths as a token's payload.  No signature, no
+ * "exp": the gateway checked those.  claims->subject is NULL for a request
+ * without a user (an anonymous one).
+ */
+bool
+tenancy_claims_parse(const char *json, const ClaimPath *user_path,
+					 const ClaimPath *tenant_path, TokenClaims *claims,
+					 const char **detail)
+{
+	MemoryContext work;
+	MemoryContext caller = CurrentMemoryContext;
+	TokenClaims result;
+	ClaimsParse pp;
+	size_t		len = strlen(json);
+	bool		ok;
+
+	if (len > TOKEN_MAX_LENGTH)
+	{
+		*detail = "The claims are at most 8192 bytes long.";
+		return false;
+	}
+	work = AllocSetContextCreate(caller, "pg_tenancy claims",
+								 ALLOCSET_SMALL_SIZES);
+	MemoryContextSwitchTo(work);
+	memset(&result, 0, sizeof(result));
+	result.exp = DT_NOEND;
+	ok = parse_claims(pstrdup(json), len, &pp, "claims text", user_path, tenant_path,
+					  detail) &&
+		identity_claims(&pp, user_path, tenant_path, &result, detail);
+	MemoryContextSwitchTo(caller);
+	if (!ok)
+		*detail = pstrdup(*detail);
+	else
+	{
+		if (result.subject != NULL)
+			result.subject = pstrdup(result.subject);
+		if (result.issuer != NULL)
+			result.issuer = pstrdup(result.issuer);
+	}
+	MemoryContextDelete(work);
+	if (ok)
+		*claims = result;
+	return ok;
+}
+
+/*
+ * Parse a claim path setting: member names separated by dots, e.g. "sub" or
+ * "app_metadata.tenant_id".  False if it is not one.
+ */
+bool
+tenancy_claim_path_parse(const char *text, ClaimPath *out)
+{
+	const char *p = text;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(text) >= sizeof(out->text))
+		return false;
+	strlcpy(out->text, text, sizeof(out->text));
+	for (;;)
+	{
+		const char *dot = strchr(p, '.');
+		size_t		len = dot ? (size_t) (dot - p) : strlen(p);
+
+		if (len == 0 || len >= sizeof(out->names[0]) || out->n == CLAIM_PATH_MAX)
+			return false;
+		memcpy(out->names[out->n], p, len);
+		out->names[out->n][len] = '\0';
+		out->n++;
+		if (dot == NULL)
+			return true;
+		p = dot + 1;
+	}
+}
+
+/*
+ * The user that claims name: the user whose external subject (at the
+ * claims' issuer) this is, or else the user with this uuid.  Reads
+ * tenancy.users; false if the subject is neither.
+ */
+bool
+tenancy_claims_user(const TokenClaims *claims, pg_uuid_t *user)
+{
+	if (tenancy_user_by_subject(claims->subject, claims->issuer, user))
+		return true;
+	return tenancy_parse_uuid(claims->subject, strlen(claims->subject), user);
 }
 
 PG_FUNCTION_INFO_V1(tenancy_verify_token);
@@ -567,19 +766,27 @@ tenancy_verify_token(PG_FUNCTION_ARGS)
 	bool		nulls[3] = {false, false, false};
 	pg_uuid_t  *user;
 	pg_uuid_t  *tenant;
+	pg_uuid_t	subject_user;
 
-	if (!tenancy_token_verify(token, GetCurrentTimestamp(), &claims, &detail))
+	if (!tenancy_token_verify(token, GetCurrentTimestamp(),
+							  tenancy_user_claim_path(), tenancy_tenant_claim_path(),
+							  &claims, &detail))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 				 errmsg("invalid context token"),
 				 errdetail("%s", detail)));
+	if (!tenancy_claims_user(&claims, &subject_user))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+				 errmsg("invalid context token"),
+				 errdetail("%s", tenancy_unknown_subject_detail())));
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	desc = BlessTupleDesc(desc);
 
 	user = palloc(sizeof(pg_uuid_t));
-	*user = claims.sub;
+	*user = subject_user;
 	values[0] = UUIDPGetDatum(user);
 	if (claims.has_tenant)
 	{

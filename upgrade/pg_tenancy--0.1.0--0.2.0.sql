@@ -1,7 +1,9 @@
 -- pg_tenancy 0.1.0 -> 0.2.0 (ALTER EXTENSION pg_tenancy UPDATE)
 \echo Use "ALTER EXTENSION pg_tenancy UPDATE TO '0.2.0'" to load this file. \quit
 
--- What changes: shares name the table they were made on (shares.relid, and
+-- What changes: users may carry an external identity (create_user() takes
+-- an id, a subject and an issuer; link_identity(), user_by_subject());
+-- shares name the table they were made on (shares.relid, and
 -- the unique key with it); the policies of protected tables name their table
 -- in the share arm (shared_ids, is_shared and resource_allows take it);
 -- signed contexts read their keys from tenancy.signing_keys (the
@@ -17,6 +19,25 @@
 -- shared_ids with three arguments, resource_allows with six.  Until those
 -- exist, this script runs only DDL; the first statement that reads or
 -- writes data comes after them.
+
+-- 0. Users may carry the subject (and issuer) that names them at an
+--    identity provider, and need an e-mail address only when they have
+--    neither that nor the kind service_account (20_schema.sql).  DDL only.
+ALTER TABLE tenancy.users ALTER COLUMN email DROP NOT NULL;
+ALTER TABLE tenancy.users
+    ADD COLUMN external_issuer text
+        CONSTRAINT users_external_issuer_check
+        CHECK (pg_catalog.length(external_issuer) BETWEEN 1 AND 255),
+    ADD COLUMN external_subject text
+        CONSTRAINT users_external_subject_check
+        CHECK (pg_catalog.length(external_subject) BETWEEN 1 AND 255),
+    ADD CONSTRAINT users_identified_check
+        CHECK (email IS NOT NULL OR external_subject IS NOT NULL
+               OR kind OPERATOR(pg_catalog.=) 'service_account'),
+    ADD CONSTRAINT users_external_check
+        CHECK (external_issuer IS NULL OR external_subject IS NOT NULL);
+CREATE UNIQUE INDEX users_external_key ON tenancy.users (external_subject, external_issuer)
+    NULLS NOT DISTINCT WHERE external_subject IS NOT NULL;
 
 -- 1. The share functions that name a table, beside 0.1.0's (the policies
 --    still call those until step 4 re-creates them).
@@ -993,6 +1014,8 @@ DECLARE
     n_keys bigint := 0;
     n_hs256 bigint := 0;
     admin text := coalesce(current_setting('tenancy.admin_role', true), '');
+    claims_setting text := coalesce(current_setting('tenancy.claims_setting', true), '');
+    claims_role text := coalesce(current_setting('tenancy.claims_role', true), '');
 BEGIN
     IF keys IS NOT NULL THEN
         EXECUTE format('SELECT count(*), count(*) FILTER (WHERE alg = %L) FROM %s', 'HS256', keys)
@@ -1209,12 +1232,39 @@ BEGIN
         RETURN QUERY
         SELECT 'info', 'plain_mode_context', quote_ident(r.rolname),
                format('Contexts are not signed: role %I, which has privileges on protected tables, may name any user as its context.', r.rolname),
-               'Turn on signed contexts if the application is not trusted with identity (see the README, Security).'
+               'Turn on signed contexts if the application is not trusted with identity (see docs/security.md).'
         FROM pg_roles r
         WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
           AND EXISTS (SELECT 1 FROM tenancy.protected_tables p
                       WHERE p.root IS NULL
                         AND has_table_privilege(r.oid, p.relid, 'SELECT, INSERT, UPDATE, DELETE'));
+    END IF;
+
+    -- Gateway claims: the sessions of the gateway's role, and of its
+    -- members, may name any user.
+    IF claims_setting <> '' THEN
+        IF to_regrole(quote_ident(claims_role)) IS NULL THEN
+            RETURN QUERY VALUES (
+                'warning', 'claims_role_missing', 'tenancy.claims_role',
+                format('tenancy.claims_setting is %s, but tenancy.claims_role names no role: the claims establish no context.',
+                       quote_literal(claims_setting)),
+                format('ALTER DATABASE %I SET tenancy.claims_role = ''<the gateway''''s login role>'';',
+                       current_database()));
+        ELSE
+            RETURN QUERY
+            SELECT CASE WHEN r.rolname = claims_role THEN 'info' ELSE 'warning' END,
+                   'claims_trusted', quote_ident(r.rolname),
+                   CASE WHEN r.rolname = claims_role
+                        THEN format('Sessions of role %I, the gateway''s, may name any user in %s.', r.rolname, claims_setting)
+                        ELSE format('Role %I can log in and is a member of %I, the gateway''s role: its sessions may name any user in %s.',
+                                    r.rolname, claims_role, claims_setting) END,
+                   CASE WHEN r.rolname = claims_role
+                        THEN format('Let only the gateway log in as %I.', r.rolname)
+                        ELSE format('REVOKE %I FROM %I;', claims_role, r.rolname) END
+            FROM pg_roles r
+            WHERE r.rolcanlogin AND NOT r.rolsuper
+              AND pg_has_role(r.oid, to_regrole(quote_ident(claims_role)), 'MEMBER');
+        END IF;
     END IF;
 
     -- Who could read a symmetric key: pg_read_all_data reads every table.
@@ -1244,7 +1294,130 @@ AS $$
              f.check_name, f.object
 $$;
 COMMENT ON FUNCTION tenancy.check_setup() IS
-    'Findings about this database''s pg_tenancy set-up, most severe first, each with its fix: unprotected tenant tables, row-level security not forced, permissive policies, unsafe grants, roles that bypass the policies, missing tenant indexes, signed-mode misconfiguration.';
+    'Findings about this database''s pg_tenancy set-up, most severe first, each with its fix: unprotected tenant tables, row-level security not forced, permissive policies, unsafe grants, roles that bypass the policies, missing tenant indexes, signed-mode misconfiguration, who gateway claims trust.';
+
+-- 6b. External identities: create_user() takes an id, a subject and an
+--     issuer, and an e-mail address only when it needs one
+--     (40_management.sql).
+DROP FUNCTION tenancy.create_user(text, text, text);
+-- An external subject and its issuer, as create_user() and link_identity()
+-- take them.
+CREATE FUNCTION tenancy._check_external(subject text, issuer text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF issuer IS NOT NULL AND subject IS NULL THEN
+        RAISE EXCEPTION 'an issuer needs a subject'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give the user''s subject at that issuer (a token''s "sub").';
+    END IF;
+    IF length(subject) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'invalid external subject "%"', subject
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A subject is 1 to 255 characters long.';
+    END IF;
+    IF length(issuer) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'invalid issuer "%"', issuer
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An issuer is 1 to 255 characters long.';
+    END IF;
+    IF subject IS NOT NULL AND EXISTS (
+            SELECT 1 FROM tenancy.users u
+            WHERE u.external_subject = subject
+              AND u.external_issuer IS NOT DISTINCT FROM issuer) THEN
+        RAISE EXCEPTION 'a user with subject "%" of issuer "%" already exists',
+                        subject, coalesce(issuer, '')
+            USING ERRCODE = 'unique_violation';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION tenancy.create_user(email text DEFAULT NULL, display_name text DEFAULT NULL,
+                                    kind text DEFAULT 'user', id uuid DEFAULT NULL,
+                                    subject text DEFAULT NULL, issuer text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    new_id uuid;
+BEGIN
+    PERFORM tenancy._not_null(create_user.kind, 'user kind');
+    IF create_user.kind NOT IN ('user', 'service_account') THEN
+        RAISE EXCEPTION 'invalid user kind "%"', create_user.kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The kind is "user" or "service_account".';
+    END IF;
+    IF create_user.email IS NULL AND create_user.subject IS NULL
+       AND create_user.kind = 'user' THEN
+        RAISE EXCEPTION 'a user needs an e-mail address or an external subject'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Only service accounts may have neither.';
+    END IF;
+    IF create_user.email IS NOT NULL THEN
+        PERFORM tenancy._check_email(create_user.email);
+        IF EXISTS (SELECT 1 FROM tenancy.users WHERE lower(email) = lower(create_user.email)) THEN
+            RAISE EXCEPTION 'a user with e-mail address "%" already exists', create_user.email
+                USING ERRCODE = 'unique_violation';
+        END IF;
+    END IF;
+    PERFORM tenancy._check_external(create_user.subject, create_user.issuer);
+    IF create_user.id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM tenancy.users WHERE id = create_user.id) THEN
+        RAISE EXCEPTION 'a user with id "%" already exists', create_user.id
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO tenancy.users (id, email, display_name, kind, external_issuer, external_subject)
+    VALUES (coalesce(create_user.id, gen_random_uuid()), create_user.email,
+            create_user.display_name, create_user.kind,
+            create_user.issuer, create_user.subject)
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+COMMENT ON FUNCTION tenancy.create_user(text, text, text, uuid, text, text) IS
+    'Creates a user or service account, optionally with a given id and the subject (and issuer) that names it at an identity provider; returns its id.';
+
+CREATE FUNCTION tenancy.link_identity(user_id uuid, subject text, issuer text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    u tenancy.users := tenancy._user(link_identity.user_id);
+BEGIN
+    IF u.external_subject IS NOT DISTINCT FROM link_identity.subject
+       AND u.external_issuer IS NOT DISTINCT FROM link_identity.issuer THEN
+        RETURN;
+    END IF;
+    IF link_identity.subject IS NULL AND link_identity.issuer IS NULL
+       AND u.email IS NULL AND u.kind = 'user' THEN
+        RAISE EXCEPTION 'a user needs an e-mail address or an external subject'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM tenancy._check_external(link_identity.subject, link_identity.issuer);
+    UPDATE tenancy.users
+    SET external_subject = link_identity.subject, external_issuer = link_identity.issuer
+    WHERE id = u.id;
+END
+$$;
+COMMENT ON FUNCTION tenancy.link_identity(uuid, text, text) IS
+    'Sets (or, with NULLs, removes) the subject and issuer that name a user at an identity provider.';
+
+CREATE FUNCTION tenancy.user_by_subject(subject text, issuer text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.id FROM tenancy.users u
+    WHERE u.external_subject = user_by_subject.subject
+      AND u.external_issuer IS NOT DISTINCT FROM user_by_subject.issuer
+$$;
+COMMENT ON FUNCTION tenancy.user_by_subject(text, text) IS
+    'The user an identity provider names by this subject (and issuer), or NULL.';
 
 -- 7. Privileges, as 90_privileges.sql sets them: EXECUTE taken from PUBLIC
 --    on every function but those listed (for the new functions; the others

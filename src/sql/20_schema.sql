@@ -80,7 +80,7 @@ COMMENT ON TABLE tenancy.tenants IS
 
 CREATE TABLE tenancy.users (
     id          uuid DEFAULT pg_catalog.gen_random_uuid(),
-    email       text NOT NULL
+    email       text
                 CONSTRAINT users_email_check
                 CHECK (email OPERATOR(pg_catalog.~) '^[^@[:space:]]+@[^@[:space:]]+$'),
     display_name text,
@@ -89,9 +89,27 @@ CREATE TABLE tenancy.users (
                 CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['user', 'service_account'])),
     active      boolean NOT NULL DEFAULT true,
     created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CONSTRAINT users_pkey PRIMARY KEY (id) INCLUDE (active)
+    -- The user's identity at an external identity provider: its subject
+    -- (a token's "sub"), and the issuer that names it ("iss"; NULL for
+    -- tokens without one).  Unique per issuer.
+    external_issuer text
+                CONSTRAINT users_external_issuer_check
+                CHECK (pg_catalog.length(external_issuer) BETWEEN 1 AND 255),
+    external_subject text
+                CONSTRAINT users_external_subject_check
+                CHECK (pg_catalog.length(external_subject) BETWEEN 1 AND 255),
+    CONSTRAINT users_pkey PRIMARY KEY (id) INCLUDE (active),
+    -- A person is reached by e-mail or known to an identity provider; a
+    -- service account needs neither.
+    CONSTRAINT users_identified_check
+        CHECK (email IS NOT NULL OR external_subject IS NOT NULL
+               OR kind OPERATOR(pg_catalog.=) 'service_account'),
+    CONSTRAINT users_external_check
+        CHECK (external_issuer IS NULL OR external_subject IS NOT NULL)
 );
 CREATE UNIQUE INDEX users_email_key ON tenancy.users (pg_catalog.lower(email));
+CREATE UNIQUE INDEX users_external_key ON tenancy.users (external_subject, external_issuer)
+    NULLS NOT DISTINCT WHERE external_subject IS NOT NULL;
 COMMENT ON TABLE tenancy.users IS
     'Identities (people and service accounts); global, members of any number of organizations.';
 

@@ -469,8 +469,42 @@ COMMENT ON FUNCTION tenancy.delete_tenant(uuid) IS
 
 -- Users ----------------------------------------------------------------------
 
-CREATE FUNCTION tenancy.create_user(email text, display_name text DEFAULT NULL,
-                                    kind text DEFAULT 'user')
+-- An external subject and its issuer, as create_user() and link_identity()
+-- take them.
+CREATE FUNCTION tenancy._check_external(subject text, issuer text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF issuer IS NOT NULL AND subject IS NULL THEN
+        RAISE EXCEPTION 'an issuer needs a subject'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Give the user''s subject at that issuer (a token''s "sub").';
+    END IF;
+    IF length(subject) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'invalid external subject "%"', subject
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A subject is 1 to 255 characters long.';
+    END IF;
+    IF length(issuer) NOT BETWEEN 1 AND 255 THEN
+        RAISE EXCEPTION 'invalid issuer "%"', issuer
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An issuer is 1 to 255 characters long.';
+    END IF;
+    IF subject IS NOT NULL AND EXISTS (
+            SELECT 1 FROM tenancy.users u
+            WHERE u.external_subject = subject
+              AND u.external_issuer IS NOT DISTINCT FROM issuer) THEN
+        RAISE EXCEPTION 'a user with subject "%" of issuer "%" already exists',
+                        subject, coalesce(issuer, '')
+            USING ERRCODE = 'unique_violation';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION tenancy.create_user(email text DEFAULT NULL, display_name text DEFAULT NULL,
+                                    kind text DEFAULT 'user', id uuid DEFAULT NULL,
+                                    subject text DEFAULT NULL, issuer text DEFAULT NULL)
 RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -479,25 +513,80 @@ AS $$
 DECLARE
     new_id uuid;
 BEGIN
-    PERFORM tenancy._check_email(create_user.email);
     PERFORM tenancy._not_null(create_user.kind, 'user kind');
     IF create_user.kind NOT IN ('user', 'service_account') THEN
         RAISE EXCEPTION 'invalid user kind "%"', create_user.kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The kind is "user" or "service_account".';
     END IF;
-    IF EXISTS (SELECT 1 FROM tenancy.users WHERE lower(email) = lower(create_user.email)) THEN
-        RAISE EXCEPTION 'a user with e-mail address "%" already exists', create_user.email
+    IF create_user.email IS NULL AND create_user.subject IS NULL
+       AND create_user.kind = 'user' THEN
+        RAISE EXCEPTION 'a user needs an e-mail address or an external subject'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Only service accounts may have neither.';
+    END IF;
+    IF create_user.email IS NOT NULL THEN
+        PERFORM tenancy._check_email(create_user.email);
+        IF EXISTS (SELECT 1 FROM tenancy.users WHERE lower(email) = lower(create_user.email)) THEN
+            RAISE EXCEPTION 'a user with e-mail address "%" already exists', create_user.email
+                USING ERRCODE = 'unique_violation';
+        END IF;
+    END IF;
+    PERFORM tenancy._check_external(create_user.subject, create_user.issuer);
+    IF create_user.id IS NOT NULL
+       AND EXISTS (SELECT 1 FROM tenancy.users WHERE id = create_user.id) THEN
+        RAISE EXCEPTION 'a user with id "%" already exists', create_user.id
             USING ERRCODE = 'unique_violation';
     END IF;
-    INSERT INTO tenancy.users (email, display_name, kind)
-    VALUES (create_user.email, create_user.display_name, create_user.kind)
+    INSERT INTO tenancy.users (id, email, display_name, kind, external_issuer, external_subject)
+    VALUES (coalesce(create_user.id, gen_random_uuid()), create_user.email,
+            create_user.display_name, create_user.kind,
+            create_user.issuer, create_user.subject)
     RETURNING id INTO new_id;
     RETURN new_id;
 END
 $$;
-COMMENT ON FUNCTION tenancy.create_user(text, text, text) IS
-    'Creates a user or service account; returns its id.';
+COMMENT ON FUNCTION tenancy.create_user(text, text, text, uuid, text, text) IS
+    'Creates a user or service account, optionally with a given id and the subject (and issuer) that names it at an identity provider; returns its id.';
+
+CREATE FUNCTION tenancy.link_identity(user_id uuid, subject text, issuer text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    u tenancy.users := tenancy._user(link_identity.user_id);
+BEGIN
+    IF u.external_subject IS NOT DISTINCT FROM link_identity.subject
+       AND u.external_issuer IS NOT DISTINCT FROM link_identity.issuer THEN
+        RETURN;
+    END IF;
+    IF link_identity.subject IS NULL AND link_identity.issuer IS NULL
+       AND u.email IS NULL AND u.kind = 'user' THEN
+        RAISE EXCEPTION 'a user needs an e-mail address or an external subject'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM tenancy._check_external(link_identity.subject, link_identity.issuer);
+    UPDATE tenancy.users
+    SET external_subject = link_identity.subject, external_issuer = link_identity.issuer
+    WHERE id = u.id;
+END
+$$;
+COMMENT ON FUNCTION tenancy.link_identity(uuid, text, text) IS
+    'Sets (or, with NULLs, removes) the subject and issuer that name a user at an identity provider.';
+
+CREATE FUNCTION tenancy.user_by_subject(subject text, issuer text DEFAULT NULL)
+RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.id FROM tenancy.users u
+    WHERE u.external_subject = user_by_subject.subject
+      AND u.external_issuer IS NOT DISTINCT FROM user_by_subject.issuer
+$$;
+COMMENT ON FUNCTION tenancy.user_by_subject(text, text) IS
+    'The user an identity provider names by this subject (and issuer), or NULL.';
 
 CREATE FUNCTION tenancy.rename_user(user_id uuid, display_name text, email text DEFAULT NULL)
 RETURNS void

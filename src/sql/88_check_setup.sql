@@ -35,6 +35,8 @@ DECLARE
     n_keys bigint := 0;
     n_hs256 bigint := 0;
     admin text := coalesce(current_setting('tenancy.admin_role', true), '');
+    claims_setting text := coalesce(current_setting('tenancy.claims_setting', true), '');
+    claims_role text := coalesce(current_setting('tenancy.claims_role', true), '');
 BEGIN
     IF keys IS NOT NULL THEN
         EXECUTE format('SELECT count(*), count(*) FILTER (WHERE alg = %L) FROM %s', 'HS256', keys)
@@ -251,12 +253,39 @@ BEGIN
         RETURN QUERY
         SELECT 'info', 'plain_mode_context', quote_ident(r.rolname),
                format('Contexts are not signed: role %I, which has privileges on protected tables, may name any user as its context.', r.rolname),
-               'Turn on signed contexts if the application is not trusted with identity (see the README, Security).'
+               'Turn on signed contexts if the application is not trusted with identity (see docs/security.md).'
         FROM pg_roles r
         WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
           AND EXISTS (SELECT 1 FROM tenancy.protected_tables p
                       WHERE p.root IS NULL
                         AND has_table_privilege(r.oid, p.relid, 'SELECT, INSERT, UPDATE, DELETE'));
+    END IF;
+
+    -- Gateway claims: the sessions of the gateway's role, and of its
+    -- members, may name any user.
+    IF claims_setting <> '' THEN
+        IF to_regrole(quote_ident(claims_role)) IS NULL THEN
+            RETURN QUERY VALUES (
+                'warning', 'claims_role_missing', 'tenancy.claims_role',
+                format('tenancy.claims_setting is %s, but tenancy.claims_role names no role: the claims establish no context.',
+                       quote_literal(claims_setting)),
+                format('ALTER DATABASE %I SET tenancy.claims_role = ''<the gateway''''s login role>'';',
+                       current_database()));
+        ELSE
+            RETURN QUERY
+            SELECT CASE WHEN r.rolname = claims_role THEN 'info' ELSE 'warning' END,
+                   'claims_trusted', quote_ident(r.rolname),
+                   CASE WHEN r.rolname = claims_role
+                        THEN format('Sessions of role %I, the gateway''s, may name any user in %s.', r.rolname, claims_setting)
+                        ELSE format('Role %I can log in and is a member of %I, the gateway''s role: its sessions may name any user in %s.',
+                                    r.rolname, claims_role, claims_setting) END,
+                   CASE WHEN r.rolname = claims_role
+                        THEN format('Let only the gateway log in as %I.', r.rolname)
+                        ELSE format('REVOKE %I FROM %I;', claims_role, r.rolname) END
+            FROM pg_roles r
+            WHERE r.rolcanlogin AND NOT r.rolsuper
+              AND pg_has_role(r.oid, to_regrole(quote_ident(claims_role)), 'MEMBER');
+        END IF;
     END IF;
 
     -- Who could read a symmetric key: pg_read_all_data reads every table.
@@ -286,4 +315,4 @@ AS $$
              f.check_name, f.object
 $$;
 COMMENT ON FUNCTION tenancy.check_setup() IS
-    'Findings about this database''s pg_tenancy set-up, most severe first, each with its fix: unprotected tenant tables, row-level security not forced, permissive policies, unsafe grants, roles that bypass the policies, missing tenant indexes, signed-mode misconfiguration.';
+    'Findings about this database''s pg_tenancy set-up, most severe first, each with its fix: unprotected tenant tables, row-level security not forced, permissive policies, unsafe grants, roles that bypass the policies, missing tenant indexes, signed-mode misconfiguration, who gateway claims trust.';

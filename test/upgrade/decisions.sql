@@ -50,12 +50,14 @@ SELECT 'shared_with', u.email, rt,
 FROM u, unnest(ARRAY['pipeline', 'job', 'doc']) rt
 ORDER BY 2, 3;
 
--- The data itself: every table pg_dump carries, shares without the new
--- column, the audit log.
+-- The data itself: every table pg_dump carries, users and shares without
+-- their new columns, the audit log.
 SELECT 'table', x.t, x.n, x.h FROM (
     SELECT 'organizations' t, count(*) n, md5(string_agg(r::text, ',' ORDER BY r::text)) h FROM tenancy.organizations r
     UNION ALL SELECT 'tenants', count(*), md5(string_agg(r::text, ',' ORDER BY r::text)) FROM tenancy.tenants r
-    UNION ALL SELECT 'users', count(*), md5(string_agg(r::text, ',' ORDER BY r::text)) FROM tenancy.users r
+    UNION ALL SELECT 'users', count(*), md5(string_agg(
+                  row(r.id, r.email, r.display_name, r.kind, r.active, r.created_at)::text, ',' ORDER BY r.id))
+              FROM tenancy.users r
     UNION ALL SELECT 'memberships', count(*), md5(string_agg(r::text, ',' ORDER BY r::text)) FROM tenancy.memberships r
     UNION ALL SELECT 'teams', count(*), md5(string_agg(r::text, ',' ORDER BY r::text)) FROM tenancy.teams r
     UNION ALL SELECT 'team_members', count(*), md5(string_agg(r::text, ',' ORDER BY r::text)) FROM tenancy.team_members r
