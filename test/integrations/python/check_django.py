@@ -131,4 +131,29 @@ tap.check(inside == n_reader and outside == 0,
           "django: inside transaction.atomic() the context holds, and ends with it",
           [f"inside {inside} (want {n_reader}), after {outside}"])
 connection.close()
+
+# A view that raises after writing: the middleware's transaction is rolled back.
+import logging  # noqa: E402
+
+from django.test import Client, override_settings  # noqa: E402
+
+logging.getLogger("django.request").setLevel(logging.CRITICAL)
+writer, wt = next((u, t) for u in world.users for t in world.tenants if world.may(u, t, "create"))
+with override_settings(ROOT_URLCONF="test_urls"):
+    client = Client(raise_request_exception=False)
+    ok_resp = client.post("/notes/", {"tenant_id": wt, "body": "w:django-inproc:kept"},
+                          content_type="application/json", HTTP_X_TENANCY_USER=writer)
+    fail_resp = client.get("/fail/", {"tenant": wt, "body": "w:django-inproc:failed"},
+                           HTTP_X_TENANCY_USER=writer)
+connection.close()
+su = psycopg2.connect(su_dsn)
+with su.cursor() as cur:
+    cur.execute("SELECT body FROM public.notes WHERE body LIKE 'w:django-inproc:%' ORDER BY 1")
+    kept = [r[0] for r in cur.fetchall()]
+su.close()
+tap.check(ok_resp.status_code == 201 and fail_resp.status_code == 500
+          and kept == ["w:django-inproc:kept"],
+          "django: a view that raises after writing is rolled back (process_exception), "
+          "a view that returns is committed",
+          [f"POST {ok_resp.status_code}, failing view {fail_resp.status_code}, rows {kept}"])
 sys.exit(1 if tap.failed else 0)

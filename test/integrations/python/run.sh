@@ -24,6 +24,8 @@ db=py_tenancy
 app=regress_py_app
 dir=$work/integrations-python
 py=/usr/bin/python3         # not a pyenv python3 earlier on PATH
+seed=${PY_SEED:-20261203}   # the world's random seed
+export PYTHONDONTWRITEBYTECODE=1
 pool=4
 n=0
 failed=0
@@ -50,7 +52,7 @@ emit() {
     done
 }
 
-echo "1..28"
+echo "1..29"
 
 # The Debian packages (also to go in scripts/lib.sh's PACKAGES).
 pkgs="python3-sqlalchemy python3-django python3-psycopg2"
@@ -96,7 +98,8 @@ if ! { "$bin/createdb" "$db" &&
 fi
 
 # 1: the hierarchy, and its model checked against tenancy.has_permission.
-timeout 60 $py "$here/setup_world.py" "$db" "$app" "$dir/world.json" >"$dir/setup_world.out" 2>&1
+timeout 60 $py "$here/setup_world.py" "$db" "$app" "$dir/world.json" "$seed" >"$dir/setup_world.out" 2>&1
+echo "# seed $seed (PY_SEED)"
 emit "$dir/setup_world.out" 1 "setup"
 [ -s "$dir/world.json" ] || { echo "Bail out! no world.json"; exit 1; }
 
@@ -166,15 +169,15 @@ if ! (exec 3<>"/dev/tcp/127.0.0.1/$dj_port") 2>/dev/null; then
     echo "Bail out! the Django example did not start"; sed 's/^/# /' "$dir/django.log"; exit 1
 fi
 
-# 16-27: Django (its in-process pitfalls go straight to the cluster).
+# 16-28: Django (its in-process pitfalls go straight to the cluster).
 t0=$(date +%s%N)
 TENANCY_DB_HOST=$PGHOST TENANCY_DB_PORT=$PGPORT TENANCY_DB_NAME=$db TENANCY_DB_USER=$app PGB_POOL=$pool \
 timeout 120 $py "$here/check_django.py" "$dir/world.json" "http://127.0.0.1:$dj_port" \
     "host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER" >"$dir/django.out" 2>&1
-emit "$dir/django.out" 12 "django"
+emit "$dir/django.out" 13 "django"
 echo "# django: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
-# 28: PgBouncer kept the Django threads' persistent connections on few servers.
+# 29: PgBouncer kept the Django threads' persistent connections on few servers.
 # count_of SHOW-COMMAND: the rows of our database and application role.
 count_of() {
     admin "$1" | awk -F'|' -v db="$db" -v user="$app" '
