@@ -55,3 +55,12 @@ def session_for(engine, user_id, tenant_id=None):
     with TenancySession(bind=engine, info={"tenancy": (user_id, tenant_id)}) as session:
         yield session
         session.commit()
+
+
+@contextmanager
+def connection_for(engine, user_id, tenant_id=None):
+    """The same for Core: a Connection in one transaction (engine.begin())."""
+    with engine.begin() as conn:
+        conn.execute(SET_CONTEXT, {"u": str(user_id),
+                                   "t": None if tenant_id is None else str(tenant_id)})
+        yield conn

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError  # noqa: E402
 from sqlalchemy.orm import declarative_base  # noqa: E402
 
 from common import InFlight, Tap, World, check_written, judge  # noqa: E402
-from tenancy_sqlalchemy import make_engine, session_for  # noqa: E402
+from tenancy_sqlalchemy import connection_for, make_engine, session_for  # noqa: E402
 
 world_path, url, su_url = sys.argv[1:4]
 REQUESTS, THREADS, POOL = int(os.environ.get("PY_REQUESTS", 300)), 12, 4
@@ -97,6 +97,15 @@ with session_for(engine, reader) as s:
 tap.check(first == n_reader and tuple(second) == (n_reader, reader),
           "sqlalchemy: after session.commit() inside the block, the next transaction has the context again",
           [f"first {first}, second {tuple(second)}, want {n_reader}"])
+
+# Core: connection_for() sets the context in its transaction, and it ends there.
+with connection_for(engine, reader) as c:
+    core_in = c.execute(text("SELECT count(*) FROM notes WHERE body LIKE 'seed:%'")).scalar()
+with engine.connect() as c:
+    core_after = c.execute(text("SELECT count(*) FROM notes")).scalar()
+tap.check(core_in == n_reader and core_after == 0,
+          "sqlalchemy Core: connection_for() reads as the user, and the next transaction has no context",
+          [f"inside {core_in} (want {n_reader}), after {core_after}"])
 
 # Pitfall: autocommit.  The context lasts one statement and warns; the
 # psycopg2 dialect moves server notices to the logger

@@ -52,7 +52,7 @@ emit() {
     done
 }
 
-echo "1..29"
+echo "1..31"
 
 # The Debian packages (also to go in scripts/lib.sh's PACKAGES).
 pkgs="python3-sqlalchemy python3-django python3-psycopg2"
@@ -97,26 +97,26 @@ if ! { "$bin/createdb" "$db" &&
     echo "Bail out! creating the database failed"; sed 's/^/# /' "$dir/setup.log"; exit 1
 fi
 
-# 1: the hierarchy, and its model checked against tenancy.has_permission.
+# 1-2: the hierarchy, its model checked against tenancy.has_permission, check_setup().
 timeout 60 $py "$here/setup_world.py" "$db" "$app" "$dir/world.json" "$seed" >"$dir/setup_world.out" 2>&1
 echo "# seed $seed (PY_SEED)"
-emit "$dir/setup_world.out" 1 "setup"
+emit "$dir/setup_world.out" 2 "setup"
 [ -s "$dir/world.json" ] || { echo "Bail out! no world.json"; exit 1; }
 
-# 2: the application role is one the policies apply to.
+# 3: the application role is one the policies apply to.
 check "the application role is not a superuser, has no BYPASSRLS and does not own the table" \
     "[ \"\$(psql_su -At -d $db -c \"SELECT r.rolsuper OR r.rolbypassrls OR c.relowner = r.oid
         FROM pg_roles r, pg_class c WHERE r.rolname = '$app' AND c.oid = 'public.notes'::regclass\")\" = f ]"
 
-# 3-14: SQLAlchemy.
+# 4-16: SQLAlchemy.
 t0=$(date +%s%N)
 timeout 120 $py "$here/check_sqlalchemy.py" "$dir/world.json" \
     "postgresql+psycopg2://$app@$PGHOST:$PGPORT/$db" \
     "postgresql+psycopg2://$PGUSER@$PGHOST:$PGPORT/$db" >"$dir/sqlalchemy.out" 2>&1
-emit "$dir/sqlalchemy.out" 12 "sqlalchemy"
+emit "$dir/sqlalchemy.out" 13 "sqlalchemy"
 echo "# sqlalchemy: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
-# 15: the warning itself, with its SQLSTATE, as any client gets it.
+# 17: the warning itself, with its SQLSTATE, as any client gets it.
 reader=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["users"][0])' "$dir/world.json")
 out=$("$bin/psql" -X -At -U "$app" -d "$db" -v VERBOSITY=verbose \
     -c "SELECT tenancy.set_context('$reader')" -c "SELECT count(*) FROM public.notes" 2>&1)
@@ -169,7 +169,7 @@ if ! (exec 3<>"/dev/tcp/127.0.0.1/$dj_port") 2>/dev/null; then
     echo "Bail out! the Django example did not start"; sed 's/^/# /' "$dir/django.log"; exit 1
 fi
 
-# 16-28: Django (its in-process pitfalls go straight to the cluster).
+# 18-30: Django (its in-process pitfalls go straight to the cluster).
 t0=$(date +%s%N)
 TENANCY_DB_HOST=$PGHOST TENANCY_DB_PORT=$PGPORT TENANCY_DB_NAME=$db TENANCY_DB_USER=$app PGB_POOL=$pool \
 timeout 120 $py "$here/check_django.py" "$dir/world.json" "http://127.0.0.1:$dj_port" \
@@ -177,7 +177,7 @@ timeout 120 $py "$here/check_django.py" "$dir/world.json" "http://127.0.0.1:$dj_
 emit "$dir/django.out" 13 "django"
 echo "# django: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
-# 29: PgBouncer kept the Django threads' persistent connections on few servers.
+# 31: PgBouncer kept the Django threads' persistent connections on few servers.
 # count_of SHOW-COMMAND: the rows of our database and application role.
 count_of() {
     admin "$1" | awk -F'|' -v db="$db" -v user="$app" '

@@ -107,3 +107,13 @@ print(("ok" if not bad else "not ok") +
       f"{len(assignments)} assignments, {len(seed)} notes) agrees with tenancy.has_permission")
 for b in bad[:10]:
     print("# " + b)
+
+# The set-up follows the README's advice: tenancy.check_setup() finds nothing
+# worse than "info".
+cur.execute("SELECT severity, check_name, object, detail FROM tenancy.check_setup() "
+            "WHERE severity <> 'info'")
+findings = cur.fetchall()
+print(("ok" if not findings else "not ok") +
+      " - tenancy.check_setup() finds nothing critical or warning in the test database")
+for f in findings:
+    print("# " + " | ".join(map(str, f)))
