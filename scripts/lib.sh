@@ -11,7 +11,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
 pgtap libtap-parser-sourcehandler-pgtap-perl make gcc libc6-dev perl pgbouncer
 libipc-run-perl libssl-dev openssl git debhelper postgresql-server-dev-all dpkg-dev
-fakeroot"
+fakeroot python3-psycopg2 python3-sqlalchemy python3-django"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
