@@ -278,6 +278,16 @@ COMMIT;
 -- The setting the claims come from is not one of pg_tenancy's own.
 SET tenancy.claims_setting = 'tenancy.context';
 
+-- check_setup() names whom the claims trust: the gateway, and (warning)
+-- any login role that is a member of its role.
+SELECT severity, check_name, object FROM tenancy.check_setup() WHERE check_name LIKE 'claims%';
+GRANT regress_ident_gateway TO regress_ident_app;
+SELECT severity, check_name, object, fix FROM tenancy.check_setup() WHERE check_name LIKE 'claims%';
+REVOKE regress_ident_gateway FROM regress_ident_app;
+SET tenancy.claims_role = 'regress_ident_nobody';
+SELECT severity, check_name, object, detail FROM tenancy.check_setup() WHERE check_name LIKE 'claims%';
+RESET tenancy.claims_role;
+
 ALTER DATABASE :"db" RESET tenancy.claims_setting;
 ALTER DATABASE :"db" RESET tenancy.claims_role;
 ALTER DATABASE :"db" RESET tenancy.tenant_claim;
