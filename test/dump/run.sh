@@ -16,7 +16,7 @@ notok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
 check() { if eval "$2"; then ok "$1"; else notok "$1"; fi; }
 psql_q() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-echo "1..9"
+echo "1..10"
 "$bin/dropdb" --if-exists dump_src >/dev/null 2>&1
 "$bin/dropdb" --if-exists dump_dst >/dev/null 2>&1
 "$bin/createdb" dump_src && "$bin/createdb" dump_dst
@@ -27,6 +27,11 @@ check "the sample hierarchy loads" \
 psql_q -d dump_src -v rsa="$(cat "$repo/test/keys/rsa-1.pub")" >/dev/null 2>&1 <<'SQL'
 SELECT tenancy.add_signing_key('rsa-aud', 'RS256', :'rsa', issuer => 'https://issuer.example', audience => 'api');
 SELECT tenancy.add_signing_key('hs-1', 'HS256', 'a dump test secret, thirty-two bytes');
+-- Users known by an identity provider's subject, and one with neither
+-- e-mail nor subject.
+SELECT tenancy.create_user(subject => 'auth0|dump', issuer => 'https://issuer.example',
+                           id => '77777777-7777-4777-8777-777777777777');
+SELECT tenancy.create_user(kind => 'service_account', display_name => 'dump job');
 SQL
 check "pg_dump succeeds" \
     "'$bin/pg_dump' -Fc -f '$work/sample.dump' dump_src 2>'$work/dump_dump.log'"
@@ -80,6 +85,9 @@ check "the protected table shows bob the same rows after the restore ($dst_rows)
 token=$(awk -F'\t' '$1 == "aud_ok" { print $2 }' "$repo/test/keys/tokens.txt")
 check "a signed token verifies with the restored keys" \
     "[ \"\$(psql_q -At -d dump_dst -c \"SELECT user_id FROM tenancy.verify_token('$token')\" 2>&1)\" = 11111111-1111-4111-8111-111111111111 ]"
+
+check "a user is found by an identity provider's subject after the restore" \
+    "[ \"\$(psql_q -At -d dump_dst -c \"SELECT tenancy.user_by_subject('auth0|dump', 'https://issuer.example')\" 2>&1)\" = 77777777-7777-4777-8777-777777777777 ]"
 
 check "the restored hierarchy is managed as before" \
     "psql_q -d dump_dst -c \"SELECT tenancy.create_tenant(id, 'qa') FROM tenancy.organizations WHERE slug = 'acme'\" >/dev/null 2>&1"

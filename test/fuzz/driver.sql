@@ -53,6 +53,12 @@ BEGIN
         CONTINUE WHEN v IS NULL;
 
         IF r.target = 'token' THEN
+            -- The claim paths: top-level and nested, for the user and the
+            -- tenant (the generator nests members under "x").
+            PERFORM set_config('tenancy.tenant_claim',
+                               CASE WHEN r.id % 2 = 0 THEN 'tenant' ELSE 'x.tenant' END, true),
+                    set_config('tenancy.user_claim',
+                               CASE WHEN r.id % 4 = 3 THEN 'x.sub' ELSE 'sub' END, true);
             t0 := clock_timestamp();
             BEGIN
                 PERFORM * FROM tenancy.verify_token(v);

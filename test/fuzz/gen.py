@@ -118,6 +118,11 @@ class Gen:
         if r.random() < 0.5:
             k = r.choice(list(c) + ["sub", "exp", "alg"])
             c[k] = self.rand_json(2)
+        # The user and tenant nested, for the claim paths "x.sub" and
+        # "x.tenant" that the driver sets for some inputs.
+        if r.random() < 0.4:
+            c["x"] = {"sub": r.choice([SUB, "auth0|fuzz", self.rand_json(3)]),
+                      "tenant": r.choice([TENANT, self.rand_json(3)])}
         return c
 
     def header(self):
