@@ -16,6 +16,11 @@ const REQUESTS = Number(env.REQUESTS || 300);
 const CONCURRENCY = Number(env.CONCURRENCY || 16);
 const POOL_MAX = Number(env.POOL_MAX || 4);
 const SEED = Number(env.SEED || 42);
+// A broken glue can starve a pool (a request waiting for a second
+// connection while holding one): waits are bounded, and a run stops early
+// after a few unexpected errors.
+const WAIT_MS = 5000;
+const MAX_ERRORS = 10;
 let n = Number(env.START || 1) - 1;
 
 function ok(pass, name, details) {
@@ -248,6 +253,7 @@ async function hammer(M, drv, tag) {
         await task(i);
       } catch (e) {
         fail.other.push(`${tag} #${i}: unexpected ${e.code || ''} ${e.stack}`);
+        if (fail.other.length >= MAX_ERRORS) next = REQUESTS; // give up
       } finally {
         inFlight -= 1;
       }
@@ -311,7 +317,7 @@ async function main() {
   const reader = M.users.filter((u) => u.read.size > 0).sort((a, b) => b.read.size - a.read.size)[0];
 
   // --- pg.Pool ---------------------------------------------------------------
-  const pool = new pg.Pool({ ...conn, user: APP, max: POOL_MAX });
+  const pool = new pg.Pool({ ...conn, user: APP, max: POOL_MAX, connectionTimeoutMillis: WAIT_MS });
   pool.on('error', (e) => diag(`idle client error: ${e.message}`));
   await checkDriver(M, pgDriver(pool), 'pg');
 
@@ -356,14 +362,42 @@ async function main() {
   }
 
   // --- knex ------------------------------------------------------------------
-  const knex = knexLib({ client: 'pg', connection: { ...conn, user: APP }, pool: { min: 0, max: POOL_MAX } });
+  const knex = knexLib({ client: 'pg', connection: { ...conn, user: APP }, pool: { min: 0, max: POOL_MAX }, acquireConnectionTimeout: WAIT_MS,
+    log: { warn: (m) => diag(`knex warns: ${m}`), error: (m) => diag(`knex error: ${m}`),
+           deprecate: (m) => diag(`knex deprecates: ${m}`), debug: () => {} } });
   await checkDriver(M, knexDriver(knex), 'knex');
+
+  // knex, too, drops a connection that breaks inside a transaction.
+  {
+    const killed = [];
+    let err = null;
+    try {
+      await withTenancyKnex(knex, { userId: reader.id }, async (trx) => {
+        const { pid } = (await trx.raw('SELECT pg_backend_pid() AS pid')).rows[0];
+        killed.push(pid);
+        await admin.query('SELECT pg_terminate_backend($1, 5000)', [pid]);
+        await sleep(50);
+        await trx.raw('SELECT 1');
+      });
+    } catch (e) { err = e; }
+    const later = [];
+    for (let i = 0; i < POOL_MAX * 3; i++) {
+      later.push(withTenancyKnex(knex, { userId: reader.id }, async (trx) =>
+        (await trx.raw('SELECT pg_backend_pid() AS pid, count(*)::int AS rows FROM public.notes')).rows[0]));
+    }
+    const res = await Promise.allSettled(later);
+    const good = res.filter((r) => r.status === 'fulfilled' && r.value.rows > 0 && r.value.pid !== killed[0]);
+    ok(err !== null && killed.length === 1 && good.length === res.length,
+      'knex: a request whose connection is terminated fails, and the next requests get healthy connections',
+      [`error: ${err && err.message}`, `later requests ok: ${good.length}/${res.length}`,
+       ...res.filter((r) => r.status === 'rejected').map((r) => r.reason.message)]);
+  }
 
   // --- Pitfalls --------------------------------------------------------------
   // pool.query() twice: each is its own connection and its own transaction.
   {
     const notices = [];
-    const p2 = new pg.Pool({ ...conn, user: APP, max: 2 });
+    const p2 = new pg.Pool({ ...conn, user: APP, max: 2, connectionTimeoutMillis: WAIT_MS });
     p2.on('connect', (c) => c.on('notice', (m) => notices.push(m)));
     await p2.query('SELECT tenancy.set_context($1, $2)', [reader.id, null]);
     const { rows } = await p2.query('SELECT count(*)::int AS n FROM public.notes');
@@ -375,7 +409,7 @@ async function main() {
   }
   // Even on the very same connection (a pool of one), the context ended with its statement.
   {
-    const p1 = new pg.Pool({ ...conn, user: APP, max: 1 });
+    const p1 = new pg.Pool({ ...conn, user: APP, max: 1, connectionTimeoutMillis: WAIT_MS });
     const a = (await p1.query('SELECT pg_backend_pid() AS pid, tenancy.set_context($1)', [reader.id])).rows[0];
     const b = (await p1.query('SELECT pg_backend_pid() AS pid, count(*)::int AS n FROM public.notes')).rows[0];
     const good = await withTenancy(p1, { userId: reader.id }, async (c) =>

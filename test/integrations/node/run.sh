@@ -24,7 +24,7 @@ bin=$PG_BIN
 db=regress_node
 app=regress_node_app
 dir=$work/node-integration
-plan=29
+plan=30
 n=0
 failed=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -97,7 +97,7 @@ fi
 t0=$SECONDS
 (cd "$dir/app" && START=$((n + 1)) SEED="$seed" TEST_DB="$db" APP_ROLE="$app" \
     REQUESTS="${REQUESTS:-400}" CONCURRENCY="${CONCURRENCY:-16}" POOL_MAX="${POOL_MAX:-4}" \
-    timeout 120 node isolation.test.js) >"$dir/node.out" 2>&1
+    timeout 100 node isolation.test.js) >"$dir/node.out" 2>&1
 rc=$?
 # Pass its TAP lines and comments through; anything else becomes a comment.
 while IFS= read -r line; do
