@@ -82,7 +82,13 @@ function withTenancyKnex(knex, { userId, tenantId = null } = {}, callback, trxCo
   if (!userId) throw new TypeError('withTenancyKnex: userId is required');
   return knex.transaction(async (trx) => {
     await trx.raw('select tenancy.set_context(?, ?)', [userId, tenantId]);
-    return callback(trx);
+    const result = await callback(trx);
+    // knex COMMITs a transaction that an error the callback caught (and
+    // swallowed) has aborted, PostgreSQL answers ROLLBACK, and knex reports
+    // success.  One more round trip fails (25P02) in that case, so that
+    // knex rolls back and the caller gets the error.
+    await trx.raw('select 1');
+    return result;
   }, trxConfig);
 }
 

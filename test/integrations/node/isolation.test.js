@@ -367,6 +367,18 @@ async function main() {
            deprecate: (m) => diag(`knex deprecates: ${m}`), debug: () => {} } });
   await checkDriver(M, knexDriver(knex), 'knex');
 
+  {
+    let err = null;
+    try {
+      await withTenancyKnex(knex, { userId: reader.id }, async (trx) => {
+        try { await trx.raw('SELECT 1/0'); } catch (e) { /* swallowed */ }
+        return 'done';
+      });
+    } catch (e) { err = e; }
+    ok(err && err.code === '25P02', 'knex: a callback that swallows a SQL error gets an error, not a silent rollback',
+      `got ${err && err.message}`);
+  }
+
   // knex, too, drops a connection that breaks inside a transaction.
   {
     const killed = [];
