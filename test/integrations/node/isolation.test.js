@@ -267,8 +267,12 @@ async function hammer(M, drv, tag) {
   return { fail, counts, written, discarded, pids, maxInFlight };
 }
 
-async function checkDriver(M, drv, tag) {
+async function checkDriver(M, drv, tag, notices) {
   const res = await hammer(M, drv, tag);
+  const warnings = notices.filter((m) => m.severity === 'WARNING');
+  ok(warnings.length === 0,
+    `${tag}: the server sent no WARNING during the requests (such as 25P01, a context set outside a transaction)`,
+    warnings.map((m) => `${m.code} ${m.message}`));
   const { fail, counts } = res;
   ok(fail.other.length === 0 && res.maxInFlight >= 8 && res.pids.size >= 2 && res.pids.size <= POOL_MAX,
     `${tag}: ${REQUESTS} requests ran, at least 8 in flight at once on ${POOL_MAX} reused connections, without unexpected errors`,
@@ -319,7 +323,9 @@ async function main() {
   // --- pg.Pool ---------------------------------------------------------------
   const pool = new pg.Pool({ ...conn, user: APP, max: POOL_MAX, connectionTimeoutMillis: WAIT_MS });
   pool.on('error', (e) => diag(`idle client error: ${e.message}`));
-  await checkDriver(M, pgDriver(pool), 'pg');
+  const pgNotices = [];
+  pool.on('connect', (c) => c.on('notice', (m) => pgNotices.push(m)));
+  await checkDriver(M, pgDriver(pool), 'pg', pgNotices);
 
   // A connection that breaks inside a request: ROLLBACK fails, the client is
   // destroyed (release(err)), and the pool goes on with healthy ones.
@@ -342,9 +348,11 @@ async function main() {
     }
     const res = await Promise.allSettled(later);
     const good = res.filter((r) => r.status === 'fulfilled' && r.value.rows > 0 && r.value.pid !== killed[0]);
-    ok(err !== null && killed.length === 1 && good.length === res.length,
-      'pg: a request whose connection is terminated fails, its client is destroyed, and the next requests get healthy connections',
-      [`error: ${err && err.message}`, `later requests ok: ${good.length}/${res.length}`,
+    // Every client is back in the pool: none was kept checked out.
+    const counts = `pool: ${pool.totalCount} clients, ${pool.idleCount} idle, ${pool.waitingCount} waiting`;
+    ok(err !== null && killed.length === 1 && good.length === res.length && pool.idleCount === pool.totalCount,
+      'pg: a request whose connection is terminated fails, its client is released and destroyed, and the next requests get healthy connections',
+      [`error: ${err && err.message}`, `later requests ok: ${good.length}/${res.length}`, counts,
        ...res.filter((r) => r.status === 'rejected').map((r) => r.reason.message)]);
   }
 
@@ -362,10 +370,12 @@ async function main() {
   }
 
   // --- knex ------------------------------------------------------------------
-  const knex = knexLib({ client: 'pg', connection: { ...conn, user: APP }, pool: { min: 0, max: POOL_MAX }, acquireConnectionTimeout: WAIT_MS,
+  const knexNotices = [];
+  const knex = knexLib({ client: 'pg', connection: { ...conn, user: APP }, acquireConnectionTimeout: WAIT_MS,
+    pool: { min: 0, max: POOL_MAX, afterCreate: (c, done) => { c.on('notice', (m) => knexNotices.push(m)); done(null, c); } },
     log: { warn: (m) => diag(`knex warns: ${m}`), error: (m) => diag(`knex error: ${m}`),
            deprecate: (m) => diag(`knex deprecates: ${m}`), debug: () => {} } });
-  await checkDriver(M, knexDriver(knex), 'knex');
+  await checkDriver(M, knexDriver(knex), 'knex', knexNotices);
 
   {
     let err = null;
