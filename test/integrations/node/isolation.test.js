@@ -451,6 +451,24 @@ async function main() {
     ok(leaked.rows > 0 && leaked.context === reader.id && leaked.fresh === false && clean.rows === 0,
       "pitfall: a client released inside its transaction hands the open transaction and its user's rows to the next request",
       `leaked ${JSON.stringify(leaked)}, after ROLLBACK ${JSON.stringify(clean)}`);
+    // The next request that starts with BEGIN, as withTenancy() does, is
+    // refused (25001) by pg_tenancy, which also aborts the abandoned
+    // transaction: its context is gone for whoever comes next.
+    const d = await p1.connect();
+    await d.query('BEGIN');
+    await d.query('SELECT tenancy.set_context($1)', [reader.id]);
+    d.release(); // the mistake again
+    let refused = null;
+    try {
+      await withTenancy(p1, { userId: reader.id }, async (cl) =>
+        (await cl.query('SELECT count(*)::int AS n FROM public.notes')).rows[0].n);
+    } catch (e) {
+      refused = e;
+    }
+    const after = (await p1.query(PROBE)).rows[0];
+    ok(refused !== null && refused.code === '25001' && after.rows === 0 && after.context === '' && after.fresh === true,
+      "pitfall caught: the next request's BEGIN on a connection left in a transaction with a context fails with 25001, and nothing of that context is left",
+      `error ${refused && refused.code} ${refused && refused.message}, then ${JSON.stringify(after)}`);
     await p1.end();
   }
   // knex: knex.raw() and knex('notes') outside a transaction are separate statements too.
