@@ -13,6 +13,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$repo/scripts/lib.sh"
+. "$repo/test/lib/pgbouncer.sh"
 work=${1:?usage: run.sh WORKDIR}
 bin=$PG_BIN
 db=pgb_tenancy
@@ -29,7 +30,6 @@ psql_su() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 echo "1..17"
 
 # PgBouncer itself (also in scripts/lib.sh's PACKAGES).
-PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 if [ ! -x "$PGBOUNCER" ] && [ "$(id -u)" -eq 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null 2>&1 \
         || { apt-get update -qq >/dev/null 2>&1 &&
@@ -46,12 +46,7 @@ cleanup() {
     local c
     for c in "${!fds[@]}"; do eval "exec ${fds[$c]}>&-"; done
     for c in "${!cpids[@]}"; do kill "${cpids[$c]}" 2>/dev/null; wait "${cpids[$c]}" 2>/dev/null; done
-    if [ -s "$dir/pgbouncer.pid" ]; then
-        local pid
-        pid=$(cat "$dir/pgbouncer.pid")
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    fi
+    pgbouncer_stop "$dir"
     "$bin/dropdb" --if-exists --force "$db" >/dev/null 2>&1
     psql_su -d postgres -c "DROP ROLE IF EXISTS $app" >/dev/null 2>&1
     rm -rf "$dir"
@@ -91,34 +86,9 @@ SQL
 IFS='|' read -r UA UB TA TB < <(psql_su -At -d "$db" -c "SELECT ua, ub, ta, tb FROM public.ids")
 
 # PgBouncer: transaction pooling, one server connection, trust.
-port=$(free_port)
-printf '"%s" ""\n"%s" ""\n' "$app" "$PGUSER" >"$dir/userlist.txt"
-cat >"$dir/pgbouncer.ini" <<INI
-[databases]
-$db = host=$PGHOST port=$PGPORT dbname=$db pool_size=1
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/userlist.txt
-admin_users = $PGUSER
-pool_mode = transaction
-default_pool_size = 1
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 20
-server_reset_query =
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-ignore_startup_parameters = extra_float_digits
-INI
-[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"/*
-as_server_user "$PGBOUNCER" -d -q "$dir/pgbouncer.ini"
-
-admin() { "$bin/psql" -X -A -F'|' -h 127.0.0.1 -p "$port" -U "$PGUSER" -d pgbouncer -c "$1" 2>&1; }
-for _ in $(seq 100); do admin 'SHOW VERSION' >/dev/null 2>&1 && break; sleep 0.1; done
+pgbouncer_start "$dir" "$db" 1 20 "$app" || { echo "Bail out! pgbouncer did not start"; diag <"$dir/pgbouncer.log"; exit 1; }
+port=$PGB_PORT
+admin() { pgbouncer_admin "$1"; }
 
 # The server connections of our database: "pid" lines.
 server_pids() {

@@ -18,6 +18,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
 . "$repo/scripts/lib.sh"
+. "$repo/test/lib/pgbouncer.sh"
 work=${1:?usage: run.sh WORKDIR}
 bin=$PG_BIN
 db=py_tenancy
@@ -67,18 +68,12 @@ if ! $py -c 'import sqlalchemy, django, psycopg2' 2>/dev/null; then
     echo "Bail out! $py cannot import sqlalchemy, django and psycopg2 (Debian: $pkgs)"
     exit 1
 fi
-PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
 [ -x "$PGBOUNCER" ] || { echo "Bail out! pgbouncer is not installed (Debian package pgbouncer)"; exit 1; }
 
 django_pid=
 cleanup() {
     if [ -n "$django_pid" ]; then kill "$django_pid" 2>/dev/null; wait "$django_pid" 2>/dev/null; fi
-    if [ -s "$dir/pgbouncer.pid" ]; then
-        local pid
-        pid=$(cat "$dir/pgbouncer.pid")
-        kill "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    fi
+    pgbouncer_stop "$dir"
     "$bin/dropdb" --if-exists --force "$db" >/dev/null 2>&1
     psql_su -d postgres -c "DROP ROLE IF EXISTS $app" >/dev/null 2>&1
     rm -rf "$dir"
@@ -125,38 +120,13 @@ check "set_context outside a transaction warns with 25P01, and the next statemen
      [ \"\$(printf '%s\n' \"\$out\" | grep -v '^[A-Z]*:' | tail -1)\" = 0 ]"
 
 # PgBouncer in transaction pooling mode, pool_size $pool, for Django.
-pgb_port=$(free_port)
-printf '"%s" ""\n"%s" ""\n' "$app" "$PGUSER" >"$dir/userlist.txt"
-cat >"$dir/pgbouncer.ini" <<INI
-[databases]
-$db = host=$PGHOST port=$PGPORT dbname=$db pool_size=$pool
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $pgb_port
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/userlist.txt
-admin_users = $PGUSER
-pool_mode = transaction
-default_pool_size = $pool
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 100
-server_reset_query =
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-ignore_startup_parameters = extra_float_digits
-INI
-[ "$(id -u)" -eq 0 ] && chown postgres: "$dir"/*
-as_server_user "$PGBOUNCER" -d -q "$dir/pgbouncer.ini"
-admin() { "$bin/psql" -X -A -F'|' -h 127.0.0.1 -p "$pgb_port" -U "$PGUSER" -d pgbouncer -c "$1" 2>&1; }
-for _ in $(seq 100); do admin 'SHOW VERSION' >/dev/null 2>&1 && break; sleep 0.1; done
-if ! admin 'SHOW VERSION' >/dev/null 2>&1; then
+if ! pgbouncer_start "$dir" "$db" "$pool" 100 "$app"; then
     echo "Bail out! pgbouncer did not start (is $dir reachable by the postgres user?)"
     sed 's/^/# /' "$dir/pgbouncer.log" 2>/dev/null
     exit 1
 fi
+pgb_port=$PGB_PORT
+admin() { pgbouncer_admin "$1"; }
 
 # The Django example, 12 worker threads, through PgBouncer.
 dj_port=$(free_port)
