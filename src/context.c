@@ -421,15 +421,31 @@ claims_configured(void)
 static const char *
 gateway_claims(void)
 {
-	Oid			role;
+	/*
+	 * Whether this session is the gateway's is decided once a transaction
+	 * (policies ask for the context once a row): a GRANT or REVOKE of the
+	 * gateway's role counts from the next transaction.
+	 */
+	static uint64 decided_in = NEVER_VALID;
+	static Oid	decided_for = InvalidOid;
+	static bool is_gateway = false;
+	static int	setting_hint = -1;
 	const char *value;
 
 	if (!claims_configured() || !IsTransactionState())
 		return NULL;
-	role = get_role_oid(claims_role, true);
-	if (!OidIsValid(role) || !is_member_of_role_nosuper(GetSessionUserId(), role))
+	if (decided_in != generation || decided_for != GetSessionUserId())
+	{
+		Oid			role = get_role_oid(claims_role, true);
+
+		is_gateway = OidIsValid(role) &&
+			is_member_of_role_nosuper(GetSessionUserId(), role);
+		decided_for = GetSessionUserId();
+		decided_in = generation;
+	}
+	if (!is_gateway)
 		return NULL;
-	value = PT_GUC_LOCAL_STRING(claims_setting);
+	value = PT_GUC_LOCAL_STRING(claims_setting, &setting_hint);
 	if (value == NULL || value[0] == '\0')
 		return NULL;
 	return value;

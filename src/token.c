@@ -623,72 +623,38 @@ verify_token_in_context(const char *token, TimestampTz now,
 	return true;
 }
 
-bool
-tenancy_token_verify(const char *token, TimestampTz now,
-					 const ClaimPath *user_path, const ClaimPath *tenant_path,
-					 TokenClaims *claims, const char **detail)
+/* What a reader of claims is given: a token, or a gateway's JSON. */
+typedef struct ClaimsInput
 {
-	MemoryContext work;
-	MemoryContext caller = CurrentMemoryContext;
-	TokenClaims result;
-	bool		ok;
+	const char *text;
+	TimestampTz now;			/* tokens only */
+	const ClaimPath *user_path;
+	const ClaimPath *tenant_path;
+} ClaimsInput;
 
-	/*
-	 * Everything decoded and read is scratch, dropped in one go; the detail
-	 * sentences outlive it, so they are static strings or copied out.
-	 */
-	work = AllocSetContextCreate(caller, "pg_tenancy token",
-								 ALLOCSET_SMALL_SIZES);
-	MemoryContextSwitchTo(work);
-	memset(&result, 0, sizeof(result));
-	ok = verify_token_in_context(token, now, user_path, tenant_path,
-								 &result, detail);
-	MemoryContextSwitchTo(caller);
-	if (!ok)
-		*detail = pstrdup(*detail);
-	else
-	{
-		result.subject = pstrdup(result.subject);
-		if (result.issuer != NULL)
-			result.issuer = pstrdup(result.issuer);
-	}
-	MemoryContextDelete(work);
-	if (ok)
-		*claims = result;
-	return ok;
-}
+typedef bool (*ClaimsReader) (const ClaimsInput *in, TokenClaims *claims,
+							  const char **detail);
 
 /*
- * Claims a gateway verified (tenancy.claims_setting): a JSON object, read
- * with the same limits and paths as a token's payload.  No signature, no
- * "exp": the gateway checked those.  claims->subject is NULL for a request
- * without a user (an anonymous one).
+ * Run a reader in a memory context of its own: everything decoded and read
+ * is scratch, dropped in one go.  What outlives it is copied out: the
+ * detail sentence on failure (the readers give static strings or scratch
+ * ones), the subject and issuer on success.
  */
-bool
-tenancy_claims_parse(const char *json, const ClaimPath *user_path,
-					 const ClaimPath *tenant_path, TokenClaims *claims,
-					 const char **detail)
+static bool
+read_claims(ClaimsReader reader, const ClaimsInput *in, TokenClaims *claims,
+			const char **detail)
 {
-	MemoryContext work;
 	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext work = AllocSetContextCreate(caller, "pg_tenancy claims",
+											   ALLOCSET_SMALL_SIZES);
 	TokenClaims result;
-	ClaimsParse pp;
-	size_t		len = strlen(json);
 	bool		ok;
 
-	if (len > TOKEN_MAX_LENGTH)
-	{
-		*detail = "The claims are at most 8192 bytes long.";
-		return false;
-	}
-	work = AllocSetContextCreate(caller, "pg_tenancy claims",
-								 ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(work);
 	memset(&result, 0, sizeof(result));
 	result.exp = DT_NOEND;
-	ok = parse_claims(pstrdup(json), len, &pp, "claims text", user_path, tenant_path,
-					  detail) &&
-		identity_claims(&pp, user_path, tenant_path, &result, detail);
+	ok = reader(in, &result, detail);
 	MemoryContextSwitchTo(caller);
 	if (!ok)
 		*detail = pstrdup(*detail);
@@ -703,6 +669,55 @@ tenancy_claims_parse(const char *json, const ClaimPath *user_path,
 	if (ok)
 		*claims = result;
 	return ok;
+}
+
+static bool
+token_reader(const ClaimsInput *in, TokenClaims *claims, const char **detail)
+{
+	return verify_token_in_context(in->text, in->now, in->user_path,
+								   in->tenant_path, claims, detail);
+}
+
+bool
+tenancy_token_verify(const char *token, TimestampTz now,
+					 const ClaimPath *user_path, const ClaimPath *tenant_path,
+					 TokenClaims *claims, const char **detail)
+{
+	ClaimsInput in = {token, now, user_path, tenant_path};
+
+	return read_claims(token_reader, &in, claims, detail);
+}
+
+/*
+ * Claims a gateway verified (tenancy.claims_setting): a JSON object, read
+ * with the same limits and paths as a token's payload.  No signature, no
+ * "exp": the gateway checked those.  claims->subject is NULL for a request
+ * without a user (an anonymous one).
+ */
+static bool
+gateway_reader(const ClaimsInput *in, TokenClaims *claims, const char **detail)
+{
+	size_t		len = strlen(in->text);
+	ClaimsParse pp;
+
+	if (len > TOKEN_MAX_LENGTH)
+	{
+		*detail = "The claims are at most 8192 bytes long.";
+		return false;
+	}
+	return parse_claims(pstrdup(in->text), len, &pp, "claims text",
+						in->user_path, in->tenant_path, detail) &&
+		identity_claims(&pp, in->user_path, in->tenant_path, claims, detail);
+}
+
+bool
+tenancy_claims_parse(const char *json, const ClaimPath *user_path,
+					 const ClaimPath *tenant_path, TokenClaims *claims,
+					 const char **detail)
+{
+	ClaimsInput in = {json, 0, user_path, tenant_path};
+
+	return read_claims(gateway_reader, &in, claims, detail);
 }
 
 /*
