@@ -20,6 +20,9 @@
 # SECONDS_PER_RUN (default 3), REPEAT (the query's statements per
 # transaction, default 5),
 # PROTOCOL (prepared or simple; default prepared), KEEP=1 to keep the cluster,
+# CLAIMS=1 to set each protected query's context from gateway claims
+# (request.jwt.claims, as PostgREST does) and run it beside the same query
+# with tenancy.set_context(), printing the ratio of the two,
 # SKIP_COMMON=1 to leave out the (slow) common-practice runs, QUERIES to run
 # some of "point page aggregate cross_tenant".
 set -euo pipefail
@@ -138,6 +141,18 @@ fi
 
 QUERIES=${QUERIES:-$DEFAULT_QUERIES}
 
+# CLAIMS=1: the same contexts as gateway claims of bench_app's sessions.
+declare -A CTX_CLAIMS
+if [ -n "${CLAIMS:-}" ]; then
+    q "ALTER ROLE bench_app SET tenancy.claims_setting = 'request.jwt.claims'" >/dev/null
+    q "ALTER ROLE bench_app SET tenancy.claims_role = 'bench_app'" >/dev/null
+    for name in "${!CTX[@]}"; do
+        CTX_CLAIMS[$name]=$(printf '%s' "${CTX[$name]}" | sed -E \
+            -e "s/^SELECT tenancy\.set_context\('([^']+)', '([^']+)'\);\$/SELECT set_config('request.jwt.claims', '{\"sub\":\"\\1\",\"tenant\":\"\\2\"}', true);/" \
+            -e "s/^SELECT tenancy\.set_context\('([^']+)'\);\$/SELECT set_config('request.jwt.claims', '{\"sub\":\"\\1\"}', true);/")
+    done
+fi
+
 # run_pgbench SCRIPT SECONDS-OR-TRANSACTIONS -> mean per-statement latency
 # (ms) of the query lines (every SELECT after the context's)
 run_pgbench() {
@@ -160,10 +175,12 @@ for name in $QUERIES; do
     write_script "$WORK/$name.prot.sql" "${CTX[$name]}" "${PROT[$name]}"
     write_script "$WORK/$name.ideal.sql" "SELECT 1;" "${IDEAL[$name]}"
     write_script "$WORK/$name.common.sql" "${CTX_COMMON[$name]}" "${COMMON[$name]}" 1
-    : >"$WORK/$name.p"; : >"$WORK/$name.i"; : >"$WORK/$name.c"
+    : >"$WORK/$name.p"; : >"$WORK/$name.i"; : >"$WORK/$name.c"; : >"$WORK/$name.g"
+    [ -n "${CLAIMS:-}" ] && write_script "$WORK/$name.claims.sql" "${CTX_CLAIMS[$name]}" "${PROT[$name]}"
     for _ in $(seq "$ROUNDS"); do
         run_pgbench "$WORK/$name.prot.sql" "-T $SECS" >>"$WORK/$name.p"
         run_pgbench "$WORK/$name.ideal.sql" "-T $SECS" >>"$WORK/$name.i"
+        [ -n "${CLAIMS:-}" ] && run_pgbench "$WORK/$name.claims.sql" "-T $SECS" >>"$WORK/$name.g"
     done
     # The common practice scans every row through a SQL function: a
     # single transaction is enough to know its cost (seconds, not milliseconds).
@@ -176,6 +193,10 @@ for name in $QUERIES; do
     rv=$(awk -v a="$p" -v b="$i" 'BEGIN { printf "%.3f", a / b }')
     rc=$(awk -v a="$p" -v b="$c" 'BEGIN { printf "%.4f", a / b }')
     printf '%-13s %12.3f %12.3f %12s %10s %10s\n' "$name" "$p" "$i" "$c" "$rv" "$rc"
+    if [ -n "${CLAIMS:-}" ]; then
+        g=$(median <"$WORK/$name.g")
+        LINES+=("BENCH claims_$name ms=$g ratio_vs_set_context=$(awk -v a="$g" -v b="$p" 'BEGIN { printf "%.3f", a / b }') ratio_vs_ideal=$(awk -v a="$g" -v b="$i" 'BEGIN { printf "%.3f", a / b }')")
+    fi
     if [ "$SUITE" = sharing ]; then
         LINES+=("BENCH sharing_$name ratio_vs_ideal=$rv")
     else
