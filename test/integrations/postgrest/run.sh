@@ -27,22 +27,14 @@ if ! /usr/bin/python3 -c 'import psycopg2' 2>/dev/null; then
 fi
 
 "$PG_BIN/createdb" "$db" || { echo "Bail out! createdb failed"; exit 1; }
-psql_su -d "$db" >"$work/postgrest-setup.log" 2>&1 <<'SQL' || { echo "Bail out! setup failed"; cat "$work/postgrest-setup.log" | sed 's/^/# /'; exit 1; }
-CREATE EXTENSION pg_tenancy;
--- PostgREST's roles: it logs in as the authenticator and switches to the
--- role the JWT names.  Nobody else may log in as the authenticator.
-CREATE ROLE pgrst_authenticator LOGIN NOINHERIT;
-CREATE ROLE pgrst_authenticated NOLOGIN;
-CREATE ROLE pgrst_anon NOLOGIN;
+# The example's set-up (roles, settings, the protected table), with the
+# suite's role names, then the suite's hierarchy and rows.
+psql_su -d "$db" -v authenticator=pgrst_authenticator -v authenticated=pgrst_authenticated \
+    -v anon=pgrst_anon -f "$repo/examples/postgrest/setup.sql" >"$work/postgrest-example.log" 2>&1 \
+    || { echo "Bail out! examples/postgrest/setup.sql failed"; sed 's/^/# /' "$work/postgrest-example.log"; exit 1; }
+psql_su -d "$db" >"$work/postgrest-setup.log" 2>&1 <<'SQL' || { echo "Bail out! setup failed"; sed 's/^/# /' "$work/postgrest-setup.log"; exit 1; }
+-- A login role that is not the gateway's, for the attacks.
 CREATE ROLE pgrst_intruder LOGIN;
-GRANT pgrst_authenticated, pgrst_anon TO pgrst_authenticator;
--- The claims the gateway verified count in the authenticator's sessions.
-SELECT current_database() AS db \gset
-ALTER DATABASE :"db" SET tenancy.claims_setting = 'request.jwt.claims';
-ALTER DATABASE :"db" SET tenancy.claims_role = 'pgrst_authenticator';
-ALTER DATABASE :"db" SET tenancy.tenant_claim = 'app_metadata.tenant_id';
-
-SELECT tenancy.register_resource_type('note');
 SELECT tenancy.create_user('owner@acme.test') AS owner \gset
 SELECT tenancy.create_organization('acme', 'Acme', admin => :'owner') AS acme \gset
 SELECT tenancy.create_tenant(:'acme', 't' || i) FROM generate_series(1, 5) i;
@@ -63,19 +55,10 @@ CROSS JOIN LATERAL (SELECT id FROM tenancy.tenants
                     LIMIT 1 + get_byte(decode(md5(u.id::text), 'hex'), 0) % 2) t
 WHERE u.id <> :'owner';
 
-CREATE TABLE notes (
-    id        bigserial PRIMARY KEY,
-    tenant_id uuid NOT NULL,
-    body      text NOT NULL
-);
-CREATE INDEX ON notes (tenant_id);
 INSERT INTO notes (tenant_id, body)
 SELECT t.id, 'seed ' || i FROM tenancy.tenants t, generate_series(1, 5) i;
-SELECT tenancy.protect('notes', resource_type => 'note');
-GRANT USAGE ON SCHEMA public TO pgrst_authenticated, pgrst_anon, pgrst_intruder;
-GRANT SELECT, INSERT ON notes TO pgrst_authenticated, pgrst_intruder;
-GRANT SELECT ON notes TO pgrst_anon;
-GRANT USAGE ON SEQUENCE notes_id_seq TO pgrst_authenticated;
+GRANT USAGE ON SCHEMA public TO pgrst_intruder;
+GRANT SELECT, INSERT ON notes TO pgrst_intruder;
 SQL
 
 psql_su -d "$db" -At >"$work/postgrest-setup.json" <<'SQL' || { echo "Bail out! could not read the set-up"; exit 1; }
