@@ -207,6 +207,34 @@ SELECT body, tenancy.current_tenant_id() = :'staging' AS in_staging FROM notes O
 SELECT set_config('request.jwt.claims', '{"sub":"auth0|alice","iss":"https://idp.test/"}', true) IS NOT NULL AS claims_set;
 SELECT body FROM notes ORDER BY body;
 COMMIT;
+-- A prepared statement planned under claims with a tenant, then run under
+-- claims without one (PostgREST prepares its statements): the plan made for
+-- the tenant must not hide the other tenants' rows.
+BEGIN;
+SELECT set_config('request.jwt.claims', format('{"sub":"%s","app_metadata":{"tenant_id":"%s"}}', :'carol', :'staging'), true) IS NOT NULL AS claims_set;
+PREPARE notes_q AS SELECT body FROM notes ORDER BY body;
+EXECUTE notes_q;
+COMMIT;
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"auth0|alice","iss":"https://idp.test/"}', true) IS NOT NULL AS claims_set;
+EXECUTE notes_q;
+COMMIT;
+DEALLOCATE notes_q;
+-- A statement that touches no protected table needs no context: claims that
+-- name nobody (a user not provisioned yet) do not get in its way.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"auth0|newcomer","iss":"https://idp.test/"}', true) IS NOT NULL AS claims_set;
+SELECT 1 AS unrelated;
+SHOW tenancy.context;
+SELECT count(*) FROM notes;
+ROLLBACK;
+-- clear_context() clears, also where claims would give a context; so does an
+-- expired signed context (below, in signed mode).
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub":"auth0|alice","iss":"https://idp.test/"}', true) IS NOT NULL AS claims_set;
+SELECT tenancy.clear_context();
+SELECT count(*) AS after_clear, tenancy.current_user_id() IS NULL AS no_user FROM notes;
+COMMIT;
 -- An anonymous request (no user claim) sees nothing, without error.
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"role":"anon"}', true) IS NOT NULL AS claims_set;

@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "catalog.h"
 #include "compat.h"
 #include "context.h"
 #include "policy.h"
@@ -221,6 +222,14 @@ check_context(char **newval, void **extra, GucSource source)
 	if (leftover)
 		stale_reapplied--;
 
+	/*
+	 * Cleared in this transaction (clear_context(), SET ... = ''): no
+	 * context, and none derived from gateway claims either.
+	 */
+	if ((value == NULL || value[0] == '\0') && source == PGC_S_SESSION &&
+		IsTransactionState() && !IsParallelWorker() && !leftover)
+		result.generation = generation;
+
 	if (value != NULL && value[0] != '\0')
 	{
 		result.set = true;
@@ -386,21 +395,36 @@ context_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* The context set with tenancy.context, if one counts now. */
-static bool
+/*
+ * What tenancy.context says in this transaction: EXPLICIT_SET with the
+ * context, EXPLICIT_NONE when it was set or cleared in this transaction but
+ * gives no context now (cleared, expired, unsigned in signed mode), or
+ * EXPLICIT_UNSET when it was not set in this transaction: only then may
+ * gateway claims give one.
+ */
+typedef enum ExplicitState
+{
+	EXPLICIT_UNSET,
+	EXPLICIT_NONE,
+	EXPLICIT_SET
+} ExplicitState;
+
+static ExplicitState
 explicit_context(TenancyContext *ctx)
 {
 	ContextExtra *ce = current_extra;
 
-	if (ce == NULL || !ce->set || ce->generation != generation)
-		return false;
+	if (ce == NULL || ce->generation != generation)
+		return EXPLICIT_UNSET;
+	if (!ce->set)
+		return EXPLICIT_NONE;
 	if (require_signed && !ce->is_signed)
-		return false;
+		return EXPLICIT_NONE;
 	if (ce->is_signed && ce->expires <= GetCurrentStatementStartTimestamp())
-		return false;
+		return EXPLICIT_NONE;
 	if (ctx != NULL)
 		*ctx = ce->ctx;
-	return true;
+	return EXPLICIT_SET;
 }
 
 /* Gateway claims ----------------------------------------------------------- */
@@ -448,6 +472,9 @@ gateway_claims(void)
 	value = PT_GUC_LOCAL_STRING(claims_setting, &setting_hint);
 	if (value == NULL || value[0] == '\0')
 		return NULL;
+	/* In a database without pg_tenancy (settings of a role apply in all). */
+	if (tenancy_catalog_if_installed() == NULL)
+		return NULL;
 	return value;
 }
 
@@ -464,53 +491,72 @@ same_context(const TenancyContext *a, const TenancyContext *b)
  * there is one.  Claims that cannot be read, or that name a user who may
  * not work (in the tenant), are an error, as set_context() would raise;
  * claims without a user (an anonymous request) establish no context.
+ * Quiet, for callers that merely look (the executor's start, SHOW, the
+ * guards), such claims give no context and nothing is remembered, so that
+ * the policies and context functions that need the context raise the error.
  */
 static bool
-claims_context_refresh(void)
+claims_context_refresh(bool quiet)
 {
-	const char *value = gateway_claims();
+	const char *current = gateway_claims();
 	TenancyContext ctx;
 	bool		set = false;
-	char	   *copy = NULL;
+	char	   *value = NULL;
 
 	if (from_claims.generation == generation &&
-		(value == NULL ? from_claims.claims == NULL :
-		 (from_claims.claims != NULL && strcmp(value, from_claims.claims) == 0)))
+		(current == NULL ? from_claims.claims == NULL :
+		 (from_claims.claims != NULL && strcmp(current, from_claims.claims) == 0)))
 		return from_claims.set;
 
 	memset(&ctx, 0, sizeof(ctx));
-	if (value != NULL)
+	if (current != NULL)
 	{
 		TokenClaims claims;
 		const char *detail;
+		int			failure = 0;
 
-		if (!tenancy_claims_parse(value, user_path, tenant_path, &claims, &detail))
+		/* A copy: the lookups below must not depend on the setting's memory. */
+		value = strdup(current);
+		if (value == NULL)
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("invalid claims in setting \"%s\"", claims_setting),
-					 errdetail("%s", detail)));
-		if (claims.subject != NULL)
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		if (!tenancy_claims_parse(value, user_path, tenant_path, &claims, &detail))
+			failure = 1;
+		else if (claims.subject != NULL)
 		{
 			if (!tenancy_claims_user(&claims, &ctx.user))
+				failure = 2;
+			else
+			{
+				ctx.has_tenant = claims.has_tenant;
+				ctx.tenant = claims.tenant;
+				if (!context_allowed(&ctx))
+					failure = 3;
+				set = true;
+			}
+		}
+		if (failure != 0)
+		{
+			free(value);
+			if (quiet)
+				return false;
+			if (failure == 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						 errmsg("invalid claims in setting \"%s\"", claims_setting),
+						 errdetail("%s", detail)));
+			if (failure == 2)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
 						 errmsg("the claims in setting \"%s\" name no user", claims_setting),
 						 errdetail("%s", unknown_subject)));
-			ctx.has_tenant = claims.has_tenant;
-			ctx.tenant = claims.tenant;
-			if (!context_allowed(&ctx))
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 ctx.has_tenant ?
-						 errmsg("user has no role and no share in the tenant") :
-						 errmsg("user is not an active member of any organization")));
-			set = true;
-		}
-		copy = strdup(value);
-		if (copy == NULL)
 			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 ctx.has_tenant ?
+					 errmsg("user has no role and no share in the tenant") :
+					 errmsg("user is not an active member of any organization")));
+		}
 	}
 
 	if (set != from_claims.set || (set && !same_context(&ctx, &from_claims.ctx)))
@@ -518,7 +564,9 @@ claims_context_refresh(void)
 		/* As the check hook refuses a change under such a scan. */
 		if (tenancy_fold_active())
 		{
-			free(copy);
+			free(value);
+			if (quiet)
+				return false;
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("cannot change the tenancy context while a query that relies on it is running"),
@@ -526,16 +574,16 @@ claims_context_refresh(void)
 							   claims_setting)));
 		}
 		tenancy_fold_context_changed();
-		if (tenant_plans_exist && set && !ctx.has_tenant)
-		{
-			ResetPlanCache();
-			tenant_plans_exist = false;
-		}
+	}
+	if (tenant_plans_exist && set && !ctx.has_tenant)
+	{
+		ResetPlanCache();
+		tenant_plans_exist = false;
 	}
 	if (set)
 		assignments++;
 	free(from_claims.claims);
-	from_claims.claims = copy;
+	from_claims.claims = value;
 	from_claims.set = set;
 	from_claims.ctx = ctx;
 	from_claims.serial = ++last_serial;
@@ -543,8 +591,37 @@ claims_context_refresh(void)
 	return set;
 }
 
-bool
-tenancy_context_get(TenancyContext *ctx)
+/*
+ * Plans built while a tenant was set hide the rows of other tenants (see
+ * assign_context).  A gateway sets its claims in a statement of their own
+ * before the query; after each statement, new claims that name a user and
+ * no tenant throw such plans away before the next statement fetches one.
+ * (The context itself is derived when first needed.)  Raises nothing.
+ */
+void
+tenancy_context_statement_done(void)
+{
+	const char *current;
+	TokenClaims claims;
+	const char *detail;
+
+	if (!tenant_plans_exist || !claims_configured() || IsParallelWorker() ||
+		explicit_context(NULL) != EXPLICIT_UNSET)
+		return;
+	current = gateway_claims();
+	if (current == NULL ||
+		(from_claims.generation == generation && from_claims.claims != NULL &&
+		 strcmp(current, from_claims.claims) == 0))
+		return;
+	if (tenancy_claims_parse(current, user_path, tenant_path, &claims, &detail) &&
+		(claims.subject == NULL || claims.has_tenant))
+		return;
+	ResetPlanCache();
+	tenant_plans_exist = false;
+}
+
+static bool
+context_get(TenancyContext *ctx, bool quiet)
 {
 	/*
 	 * A parallel worker cannot tell a value of this transaction from a stale
@@ -553,14 +630,33 @@ tenancy_context_get(TenancyContext *ctx)
 	 */
 	if (IsParallelWorker())
 		return false;
-	if (explicit_context(ctx))
-		return true;
-	if (claims_configured() && claims_context_refresh())
+	switch (explicit_context(ctx))
+	{
+		case EXPLICIT_SET:
+			return true;
+		case EXPLICIT_NONE:
+			return false;
+		case EXPLICIT_UNSET:
+			break;
+	}
+	if (claims_configured() && claims_context_refresh(quiet))
 	{
 		*ctx = from_claims.ctx;
 		return true;
 	}
 	return false;
+}
+
+bool
+tenancy_context_get(TenancyContext *ctx)
+{
+	return context_get(ctx, false);
+}
+
+bool
+tenancy_context_peek(TenancyContext *ctx)
+{
+	return context_get(ctx, true);
 }
 
 /*
@@ -575,7 +671,7 @@ show_context(void)
 	TenancyContext ctx;
 	char	   *ids;
 
-	if (!tenancy_context_get(&ctx))
+	if (!tenancy_context_peek(&ctx))
 		return "";
 	ids = context_ids(&ctx);
 	strlcpy(buf, ids, sizeof(buf));
@@ -626,9 +722,10 @@ tenancy_context_assignments(void)
 uint64
 tenancy_context_identity(void)
 {
-	if (claims_configured() && !IsParallelWorker() && !explicit_context(NULL))
+	if (claims_configured() && !IsParallelWorker() &&
+		explicit_context(NULL) == EXPLICIT_UNSET)
 	{
-		(void) claims_context_refresh();
+		(void) claims_context_refresh(false);
 		return from_claims.serial;
 	}
 	return current_extra ? current_extra->serial : 0;

@@ -29,6 +29,16 @@ extern void tenancy_context_init(void);
 extern bool tenancy_context_get(TenancyContext *ctx);
 
 /*
+ * The same for callers that only look (the executor's start, SHOW, the
+ * guards): gateway claims that are not valid give no context here, rather
+ * than an error; the policies and context functions raise it.
+ */
+extern bool tenancy_context_peek(TenancyContext *ctx);
+
+/* After each statement: see context.c (plans made for a tenant). */
+extern void tenancy_context_statement_done(void);
+
+/*
  * Identity of the context value in force, for memos of answers: a number no
  * other value of the setting has had in this backend.
  */

@@ -61,6 +61,7 @@ typedef struct FoldedScan
 static dlist_head folded_scans = DLIST_STATIC_INIT(folded_scans);
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
+static ExecutorEnd_hook_type prev_executor_end = NULL;
 
 /*
  * Rebuilding a scan's filter costs about what 25 calls of the check do
@@ -258,7 +259,7 @@ tenancy_executor_start(QueryDesc *queryDesc, int eflags)
 
 	/* Only a context with a tenant has plans with the call to take out. */
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) || queryDesc->planstate == NULL ||
-		!tenancy_context_get(&ctx) || !ctx.has_tenant ||
+		!tenancy_context_peek(&ctx) || !ctx.has_tenant ||
 		(walk.cat = tenancy_catalog_if_installed()) == NULL)
 		return;
 	walk.estate = queryDesc->estate;
@@ -266,9 +267,22 @@ tenancy_executor_start(QueryDesc *queryDesc, int eflags)
 	(void) fold_walker(queryDesc->planstate, &walk);
 }
 
+/* A statement has run: it may have set a gateway's claims (context.c). */
+static void
+tenancy_executor_end(QueryDesc *queryDesc)
+{
+	if (prev_executor_end)
+		prev_executor_end(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	tenancy_context_statement_done();
+}
+
 void
 tenancy_fold_init(void)
 {
 	prev_executor_start = ExecutorStart_hook;
 	ExecutorStart_hook = tenancy_executor_start;
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = tenancy_executor_end;
 }

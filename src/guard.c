@@ -360,12 +360,12 @@ check_begin(TransactionStmt *stmt)
 	if ((stmt->kind != TRANS_STMT_BEGIN && stmt->kind != TRANS_STMT_START) ||
 		!IsTransactionBlock() ||
 		GetCurrentTransactionStartTimestamp() == GetCurrentStatementStartTimestamp() ||
-		!tenancy_context_get(&ctx))
+		!tenancy_context_peek(&ctx))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 			 errmsg("BEGIN inside a transaction that holds a tenancy context"),
-			 errdetail("The connection was left in a transaction that set a context, most likely by a request that returned it to a pool without COMMIT or ROLLBACK; that transaction is now aborted."),
+			 errdetail("The connection was left in a transaction that set a context, most likely by a request that returned it to a pool without COMMIT or ROLLBACK (or a client nested its transactions); that transaction is now aborted."),
 			 errhint("End every transaction before releasing its connection.")));
 }
 
@@ -396,6 +396,8 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 		check_holdable(((DeclareCursorStmt *) parsetree)->portalname);
 	else if (IsA(parsetree, GrantStmt))
 		after_grant((GrantStmt *) parsetree);
+	else if (IsA(parsetree, VariableSetStmt))
+		tenancy_context_statement_done();
 }
 
 static void
@@ -410,7 +412,7 @@ guard_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
 			if (holdable_declared == NIL ||
-				(!tenancy_context_get(&ctx) &&
+				(!tenancy_context_peek(&ctx) &&
 				 tenancy_context_assignments() == assignments_at_declare))
 				break;
 

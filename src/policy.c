@@ -1150,7 +1150,7 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 	const TenancyCatalog *cat;
 
 	/* Only a plan made while a tenant is set can carry the hook's condition. */
-	if (tenancy_context_get(&ctx) && ctx.has_tenant &&
+	if (tenancy_context_peek(&ctx) && ctx.has_tenant &&
 		(cat = tenancy_catalog_if_installed()) != NULL)
 		(void) query_tree_walker(parse, prune_walker, (void *) cat,
 								 QTW_EXAMINE_RTES_BEFORE);
