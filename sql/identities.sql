@@ -149,6 +149,12 @@ SELECT pg_temp.check('{"sub":"auth0|alice","iss":"https://idp.test/","exp":41024
 -- A member given twice, at any depth on the path, is refused.
 SELECT pg_temp.check(format('{"sub":"auth0|alice","iss":"https://idp.test/","exp":4102444800,"app_metadata":{"tenant_id":"%s","tenant_id":"%s"}}', :'prod', :'staging'));
 SELECT pg_temp.check(format('{"sub":"auth0|alice","iss":"https://idp.test/","exp":4102444800,"app_metadata":{"tenant_id":"%s"},"app_metadata":{"tenant_id":"%s"}}', :'prod', :'staging'));
+-- ... also when the second one does not hold the claim: another reader,
+-- where the last member wins, would see no tenant at all.
+SELECT pg_temp.check(format('{"sub":"auth0|alice","iss":"https://idp.test/","exp":4102444800,"app_metadata":{"tenant_id":"%s"},"app_metadata":{}}', :'prod'));
+-- A user an identity provider names is reached through that provider's
+-- subject only, not by uuid from a token of any issuer.
+SELECT pg_temp.check(format('{"sub":"%s","iss":"https://idp.test/","exp":4102444800}', :'alice'));
 SET tenancy.user_claim = 'a..b';
 SET tenancy.user_claim = 'a.b.c.d.e.f.g.h.i';
 SET tenancy.user_claim = 'user.id';

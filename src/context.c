@@ -46,7 +46,7 @@
 #define NEVER_VALID		UINT64CONST(0xFFFFFFFFFFFFFFFF)
 
 static const char *const unknown_subject =
-	"The user claim is neither the external subject of a user at the issuer nor a user's uuid.";
+	"The user claim is neither a user's external subject at the issuer nor the uuid of a user whom no identity provider names.";
 
 typedef struct ContextExtra
 {

@@ -1087,6 +1087,33 @@ tenancy_user_by_subject(const char *subject, const char *issuer, pg_uuid_t *user
 	return ss.found;
 }
 
+static bool
+visit_external(ScanRow *row, void *arg)
+{
+	bool		isnull;
+
+	(void) row_getattr(row, Anum_users_external_subject, &isnull);
+	*(bool *) arg = !isnull;
+	return false;
+}
+
+bool
+tenancy_user_has_external_identity(const pg_uuid_t *user)
+{
+	LookupState ls;
+	ScanKeyData key;
+	bool		found = false;
+	bool		pushed = read_begin();
+
+	lookup_begin(&ls, NULL);
+	uuid_key(&key, Anum_users_id, user);
+	scan_index(&ls.base, ls.base.cat->users, ls.base.cat->users_pkey,
+			   &key, 1, visit_external, &found);
+	resolve_end(&ls.base);
+	read_end(pushed);
+	return found;
+}
+
 /* Shares ------------------------------------------------------------------ */
 
 /*

@@ -81,6 +81,9 @@ extern bool tenancy_user_is_member(const pg_uuid_t *user);
 extern bool tenancy_user_by_subject(const char *subject, const char *issuer,
 									pg_uuid_t *user);
 
+/* Whether an identity provider names the user (an external subject). */
+extern bool tenancy_user_has_external_identity(const pg_uuid_t *user);
+
 /* Raises 22023 unless the permission's type and action are registered. */
 extern void tenancy_check_registered(const PermEntry *e);
 

@@ -89,20 +89,28 @@ typedef struct ClaimsParse
 	char	   *path_value[CP_COUNT];	/* NULL if not a scalar */
 	JsonTokenType path_type[CP_COUNT];
 	bool		path_seen[CP_COUNT];
+	uint32		ancestors_seen[CP_COUNT];	/* bit d: the path's member at depth d */
 } ClaimsParse;
+
+/* Are the member names from the top down to depth len those of the path? */
+static bool
+path_prefix_matches(const ClaimsParse *p, const ClaimPath *path, int len)
+{
+	int			i;
+
+	for (i = 0; i < len; i++)
+		if (strcmp(p->names[i + 1], path->names[i]) != 0)
+			return false;
+	return true;
+}
 
 /* Is the value about to be read (at depth p->depth) at this path? */
 static bool
 at_path(const ClaimsParse *p, const ClaimPath *path)
 {
-	int			i;
-
 	if (path == NULL || p->arrays > 0 || path->n != p->depth)
 		return false;
-	for (i = 0; i < path->n; i++)
-		if (strcmp(p->names[i + 1], path->names[i]) != 0)
-			return false;
-	return true;
+	return path_prefix_matches(p, path, path->n);
 }
 
 /* A value at a path: a scalar's text, or NULL for an object or array. */
@@ -181,6 +189,28 @@ claims_field_start(void *state, char *fname, bool isnull)
 
 	if (p->depth <= TOKEN_MAX_DEPTH + 1)
 		p->names[p->depth] = fname;
+
+	/*
+	 * A member on the way to a claim's path given twice ({"app": {...},
+	 * "app": {...}}) would let this reader and another (where the last one
+	 * wins) see different claims: refuse it, as a repeated claim.
+	 */
+	if (p->arrays == 0)
+	{
+		int			k;
+
+		for (k = 0; k < CP_COUNT; k++)
+		{
+			const ClaimPath *path = p->path[k];
+
+			if (path == NULL || p->depth < 1 || p->depth >= path->n ||
+				!path_prefix_matches(p, path, p->depth))
+				continue;
+			if (p->ancestors_seen[k] & (((uint32) 1) << p->depth))
+				p->repeated = true;
+			p->ancestors_seen[k] |= ((uint32) 1) << p->depth;
+		}
+	}
 	if (p->depth != 1)
 		JSON_ACTION_RETURN;
 	p->member = CM_OTHER;
@@ -468,7 +498,7 @@ identity_claims(const ClaimsParse *pp, const ClaimPath *user_path,
 			pp->path_value[CP_USER][0] == '\0' ||
 			strlen(pp->path_value[CP_USER]) > 255)
 		{
-			*detail = psprintf("The claim \"%s\" must be a string of 1 to 255 characters.",
+			*detail = psprintf("The claim \"%s\" must be a string of 1 to 255 bytes.",
 							   user_path->text);
 			return false;
 		}
@@ -751,15 +781,18 @@ tenancy_claim_path_parse(const char *text, ClaimPath *out)
 
 /*
  * The user that claims name: the user whose external subject (at the
- * claims' issuer) this is, or else the user with this uuid.  Reads
- * tenancy.users; false if the subject is neither.
+ * claims' issuer) this is, or else the user with this uuid, unless an
+ * identity provider names that user (then only that provider's subject
+ * does: a token of another issuer cannot reach them by uuid).  Reads
+ * tenancy.users; false if the subject names no one.
  */
 bool
 tenancy_claims_user(const TokenClaims *claims, pg_uuid_t *user)
 {
 	if (tenancy_user_by_subject(claims->subject, claims->issuer, user))
 		return true;
-	return tenancy_parse_uuid(claims->subject, strlen(claims->subject), user);
+	return tenancy_parse_uuid(claims->subject, strlen(claims->subject), user) &&
+		!tenancy_user_has_external_identity(user);
 }
 
 PG_FUNCTION_INFO_V1(tenancy_verify_token);

@@ -27,10 +27,10 @@ ALTER TABLE tenancy.users ALTER COLUMN email DROP NOT NULL;
 ALTER TABLE tenancy.users
     ADD COLUMN external_issuer text
         CONSTRAINT users_external_issuer_check
-        CHECK (pg_catalog.length(external_issuer) BETWEEN 1 AND 255),
+        CHECK (pg_catalog.octet_length(external_issuer) BETWEEN 1 AND 255),
     ADD COLUMN external_subject text
         CONSTRAINT users_external_subject_check
-        CHECK (pg_catalog.length(external_subject) BETWEEN 1 AND 255),
+        CHECK (pg_catalog.octet_length(external_subject) BETWEEN 1 AND 255),
     ADD CONSTRAINT users_identified_check
         CHECK (email IS NOT NULL OR external_subject IS NOT NULL
                OR kind OPERATOR(pg_catalog.=) 'service_account'),
@@ -1223,7 +1223,7 @@ BEGIN
         FROM pg_proc f
         CROSS JOIN pg_roles r
         WHERE f.pronamespace = 'tenancy'::regnamespace
-          AND f.proname IN ('create_user', 'add_member', 'assign_role', 'create_tenant', 'create_role')
+          AND f.proname IN ('create_user', 'link_identity', 'add_member', 'assign_role', 'create_tenant', 'create_role')
           AND r.rolcanlogin AND NOT r.rolsuper
           AND has_function_privilege(r.oid, f.oid, 'EXECUTE');
     ELSE
@@ -1299,6 +1299,19 @@ COMMENT ON FUNCTION tenancy.check_setup() IS
 -- 6b. External identities: create_user() takes an id, a subject and an
 --     issuer, and an e-mail address only when it needs one
 --     (40_management.sql).
+-- The function is dropped and created anew: remember whom the DBA granted
+-- EXECUTE on it (beyond what the install script gave), for after step 7.
+SELECT pg_catalog.set_config('pg_tenancy_upgrade.create_user_grants',
+    coalesce(pg_catalog.string_agg(a.grantee::text || ':' || a.is_grantable::text, ','), ''), true)
+FROM pg_catalog.pg_proc p
+CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) a
+WHERE p.oid = 'tenancy.create_user(text, text, text)'::pg_catalog.regprocedure
+  AND a.privilege_type = 'EXECUTE'
+  AND a.grantee <> p.proowner
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_init_privs i
+                  CROSS JOIN LATERAL pg_catalog.aclexplode(i.initprivs) ia
+                  WHERE i.objoid = p.oid AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                    AND ia.grantee = a.grantee AND ia.privilege_type = 'EXECUTE');
 DROP FUNCTION tenancy.create_user(text, text, text);
 -- An external subject and its issuer, as create_user() and link_identity()
 -- take them.
@@ -1312,15 +1325,15 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Give the user''s subject at that issuer (a token''s "sub").';
     END IF;
-    IF length(subject) NOT BETWEEN 1 AND 255 THEN
+    IF octet_length(subject) NOT BETWEEN 1 AND 255 THEN
         RAISE EXCEPTION 'invalid external subject "%"', subject
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A subject is 1 to 255 characters long.';
+                  DETAIL = 'A subject is 1 to 255 bytes long.';
     END IF;
-    IF length(issuer) NOT BETWEEN 1 AND 255 THEN
+    IF octet_length(issuer) NOT BETWEEN 1 AND 255 THEN
         RAISE EXCEPTION 'invalid issuer "%"', issuer
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'An issuer is 1 to 255 characters long.';
+                  DETAIL = 'An issuer is 1 to 255 bytes long.';
     END IF;
     IF subject IS NOT NULL AND EXISTS (
             SELECT 1 FROM tenancy.users u
@@ -1460,6 +1473,32 @@ END
 $$;
 
 SELECT pg_catalog.pg_extension_config_dump('tenancy.signing_keys', '');
+
+-- 7b. The DBA's grants on create_user() (see 6b), given back to the new
+--     function.  They are the DBA's, not the extension's: its initial
+--     privileges stay as step 7 left them, so that pg_dump keeps dumping
+--     the grants.
+DO $$
+DECLARE
+    fn regprocedure := 'tenancy.create_user(text, text, text, uuid, text, text)';
+    initial aclitem[];
+    g text;
+    grantee oid;
+BEGIN
+    SELECT p.proacl INTO initial FROM pg_catalog.pg_proc p WHERE p.oid = fn;
+    FOREACH g IN ARRAY pg_catalog.string_to_array(
+            pg_catalog.current_setting('pg_tenancy_upgrade.create_user_grants', true), ',')
+    LOOP
+        grantee := pg_catalog.split_part(g, ':', 1)::oid;
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', fn,
+            CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE grantee::regrole::text END,
+            CASE WHEN pg_catalog.split_part(g, ':', 2) = 'true' THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    UPDATE pg_catalog.pg_init_privs i SET initprivs = initial
+    WHERE i.objoid = fn AND i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+      AND i.objsubid = 0;
+END
+$$;
 
 -- 8. protect() of 0.2.0 takes TRUNCATE, TRIGGER and REFERENCES from every
 --    role but the owner: so does the update, on the tables protected

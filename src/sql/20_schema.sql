@@ -94,10 +94,10 @@ CREATE TABLE tenancy.users (
     -- tokens without one).  Unique per issuer.
     external_issuer text
                 CONSTRAINT users_external_issuer_check
-                CHECK (pg_catalog.length(external_issuer) BETWEEN 1 AND 255),
+                CHECK (pg_catalog.octet_length(external_issuer) BETWEEN 1 AND 255),
     external_subject text
                 CONSTRAINT users_external_subject_check
-                CHECK (pg_catalog.length(external_subject) BETWEEN 1 AND 255),
+                CHECK (pg_catalog.octet_length(external_subject) BETWEEN 1 AND 255),
     CONSTRAINT users_pkey PRIMARY KEY (id) INCLUDE (active),
     -- A person is reached by e-mail or known to an identity provider; a
     -- service account needs neither.

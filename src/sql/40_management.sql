@@ -481,15 +481,15 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed',
                   HINT = 'Give the user''s subject at that issuer (a token''s "sub").';
     END IF;
-    IF length(subject) NOT BETWEEN 1 AND 255 THEN
+    IF octet_length(subject) NOT BETWEEN 1 AND 255 THEN
         RAISE EXCEPTION 'invalid external subject "%"', subject
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'A subject is 1 to 255 characters long.';
+                  DETAIL = 'A subject is 1 to 255 bytes long.';
     END IF;
-    IF length(issuer) NOT BETWEEN 1 AND 255 THEN
+    IF octet_length(issuer) NOT BETWEEN 1 AND 255 THEN
         RAISE EXCEPTION 'invalid issuer "%"', issuer
             USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'An issuer is 1 to 255 characters long.';
+                  DETAIL = 'An issuer is 1 to 255 bytes long.';
     END IF;
     IF subject IS NOT NULL AND EXISTS (
             SELECT 1 FROM tenancy.users u

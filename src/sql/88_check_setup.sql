@@ -244,7 +244,7 @@ BEGIN
         FROM pg_proc f
         CROSS JOIN pg_roles r
         WHERE f.pronamespace = 'tenancy'::regnamespace
-          AND f.proname IN ('create_user', 'add_member', 'assign_role', 'create_tenant', 'create_role')
+          AND f.proname IN ('create_user', 'link_identity', 'add_member', 'assign_role', 'create_tenant', 'create_role')
           AND r.rolcanlogin AND NOT r.rolsuper
           AND has_function_privilege(r.oid, f.oid, 'EXECUTE');
     ELSE

@@ -72,7 +72,7 @@ bail() {
     exit 1
 }
 
-echo "1..14"
+echo "1..15"
 
 # --- 0.1.0, built into a copy of the tree ----------------------------------
 # The Debian layout: bindir is ROOT/lib/postgresql/15/bin, and pg_config and
@@ -110,6 +110,9 @@ start "$oldbin" || bail "a cluster starts with 0.1.0's library preloaded"
 if psql_q -d up -c "CREATE EXTENSION pg_tenancy VERSION '0.1.0'" -f "$here/setup.sql" \
         >"$work/setup_old.log" 2>&1; then
     ok "0.1.0 installs and takes the data (hierarchy, protected tables, shares, invitations)"
+    # A DBA's grant on a management function the update re-creates.
+    psql_q -d up -c 'GRANT EXECUTE ON FUNCTION tenancy.create_user(text, text, text) TO demo_app' \
+        >>"$work/setup_old.log" 2>&1
 else
     sed 's/^/#   /' "$work/setup_old.log" | tail -20
     bail "0.1.0 installs and takes the data"
@@ -181,6 +184,13 @@ check "every other share names its type's protected table" \
     "[ \"\$(psql_q -At -d up -c \"SELECT count(*) FROM tenancy.shares s JOIN tenancy.protected_tables p ON p.relid = s.relid AND p.resource_type = s.resource_type AND p.root IS NULL\")\" = \$(( \$(cat '$work/before.shares') - 1 )) ]"
 check "TRUNCATE, TRIGGER and REFERENCES granted before the update are taken back" \
     "[ \"\$(psql_q -At -d up -c \"SELECT count(*) FROM tenancy.check_setup() WHERE check_name = 'unsafe_grant'\")\" = 0 ] && [ \"\$(psql_q -At -d up -c \"SELECT has_table_privilege('demo_app', 'notes', 'TRUNCATE') OR has_table_privilege('demo_app', 'jobs_p1', 'TRIGGER') OR has_column_privilege('demo_app', 'docs', 'id', 'REFERENCES')\")\" = f ]"
+
+# The DBA's grant on create_user() survives its re-creation, as the DBA's:
+# pg_dump still writes it.  Then it goes, for the comparison below.
+check "a DBA's grant of EXECUTE on create_user() survives the update, and pg_dump still carries it" \
+    "[ \"\$(psql_q -At -d up -c \"SELECT has_function_privilege('demo_app', 'tenancy.create_user(text, text, text, uuid, text, text)', 'EXECUTE')\")\" = t ] &&
+     '$bin/pg_dump' -s -d up | grep -q '^GRANT ALL ON FUNCTION tenancy.create_user(.*) TO demo_app;'"
+psql_q -d up -c 'REVOKE EXECUTE ON FUNCTION tenancy.create_user(text, text, text, uuid, text, text) FROM demo_app' >/dev/null 2>&1
 
 # --- the updated extension is 0.2.0's --------------------------------------
 "$bin/createdb" fresh
