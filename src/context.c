@@ -478,6 +478,17 @@ gateway_claims(void)
 	return value;
 }
 
+/* Were these claims (NULL: none) the ones the context was derived from? */
+static bool
+claims_unchanged(const char *current)
+{
+	if (from_claims.generation != generation)
+		return false;
+	if (current == NULL || from_claims.claims == NULL)
+		return current == from_claims.claims;
+	return strcmp(current, from_claims.claims) == 0;
+}
+
 static bool
 same_context(const TenancyContext *a, const TenancyContext *b)
 {
@@ -503,9 +514,7 @@ claims_context_refresh(bool quiet)
 	bool		set = false;
 	char	   *value = NULL;
 
-	if (from_claims.generation == generation &&
-		(current == NULL ? from_claims.claims == NULL :
-		 (from_claims.claims != NULL && strcmp(current, from_claims.claims) == 0)))
+	if (claims_unchanged(current))
 		return from_claims.set;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -609,9 +618,7 @@ tenancy_context_statement_done(void)
 		explicit_context(NULL) != EXPLICIT_UNSET)
 		return;
 	current = gateway_claims();
-	if (current == NULL ||
-		(from_claims.generation == generation && from_claims.claims != NULL &&
-		 strcmp(current, from_claims.claims) == 0))
+	if (current == NULL || claims_unchanged(current))
 		return;
 	if (tenancy_claims_parse(current, user_path, tenant_path, &claims, &detail) &&
 		(claims.subject == NULL || claims.has_tenant))
