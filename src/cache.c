@@ -52,6 +52,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
@@ -761,6 +762,31 @@ transition_buckets(Tuplestorestate *rows, Relation rel, AttrNumber org_att,
 	return buckets;
 }
 
+/* The buckets of the organization and user named in one row. */
+static uint64
+row_buckets(HeapTuple tuple, Relation rel, AttrNumber org_att, AttrNumber user_att)
+{
+	uint64		buckets = 0;
+	bool		isnull;
+	Datum		d;
+
+	if (tuple == NULL)
+		return 0;
+	if (org_att != InvalidAttrNumber)
+	{
+		d = heap_getattr(tuple, org_att, RelationGetDescr(rel), &isnull);
+		/* A built-in role names no organization: everything. */
+		buckets |= isnull ? TENANCY_ALL_BUCKETS : tenancy_cache_bucket(DatumGetUUIDP(d));
+	}
+	if (user_att != InvalidAttrNumber)
+	{
+		d = heap_getattr(tuple, user_att, RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			buckets |= tenancy_cache_bucket(DatumGetUUIDP(d));
+	}
+	return buckets;
+}
+
 static AttrNumber
 trigger_arg_attnum(Relation rel, TriggerData *trigdata, int i)
 {
@@ -805,6 +831,17 @@ tenancy_invalidate_cache(PG_FUNCTION_ARGS)
 	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event) ||
 		(org_att == InvalidAttrNumber && user_att == InvalidAttrNumber))
 		buckets = TENANCY_ALL_BUCKETS;
+	else if (TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+	{
+		/*
+		 * As a row-level trigger: the copies of the hierarchy that logical
+		 * replication keeps (on Citus workers) get their changes from the
+		 * apply worker, which fires row triggers only (ENABLE ALWAYS).
+		 */
+		buckets = row_buckets(trigdata->tg_trigtuple, rel, org_att, user_att);
+		if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+			buckets |= row_buckets(trigdata->tg_newtuple, rel, org_att, user_att);
+	}
 	else
 		buckets = transition_buckets(trigdata->tg_oldtable, rel, org_att, user_att) |
 			transition_buckets(trigdata->tg_newtable, rel, org_att, user_att);

@@ -26,7 +26,12 @@
 #include "catalog/namespace.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "tcop/dest.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/backend_status.h"
 #include "utils/builtins.h"
@@ -110,6 +115,7 @@ static uint64 last_serial = 0;
 
 /* Whether cached plans carry the current-tenant restriction. */
 static bool tenant_plans_exist = false;
+static bool const_tenant_plans_exist = false;	/* PROTOTYPE, see policy.c */
 
 static ClaimsContext from_claims = {NEVER_VALID, NULL, false, {{{0}}, {{0}}, false}, 0};
 
@@ -369,6 +375,11 @@ assign_context(const char *newval, void *extra)
 	current_extra = ce;
 	if (ce != NULL && ce->set && ce->generation == generation)
 		assignments++;
+	if (const_tenant_plans_exist)
+	{
+		ResetPlanCache();
+		const_tenant_plans_exist = false;
+	}
 	if (tenant_plans_exist && ce != NULL && ce->set && !ce->ctx.has_tenant)
 	{
 		ResetPlanCache();
@@ -803,6 +814,12 @@ check_claims_setting(char **newval, void **extra, GucSource source)
 }
 
 void
+tenancy_context_note_const_tenant_plans(void)
+{
+	const_tenant_plans_exist = true;
+}
+
+void
 tenancy_context_note_tenant_plans(void)
 {
 	tenant_plans_exist = true;
@@ -924,9 +941,97 @@ PG_FUNCTION_INFO_V1(tenancy_clear_context);
 PG_FUNCTION_INFO_V1(tenancy_current_user_id);
 PG_FUNCTION_INFO_V1(tenancy_current_tenant_id);
 
+/*
+ * With Citus loaded, the context is set by running the statement
+ * "SET LOCAL tenancy.context = '...'" through ProcessUtility: Citus's
+ * utility hook forwards that statement's text to the workers' connections
+ * already open in the transaction, and to every one it opens later (it only
+ * ever forwards a SET LOCAL statement, never a set_config_option()).  Citus
+ * does so only with citus.propagate_set_commands = 'local', which is turned
+ * on for this one statement, as a function's SET clause would (a GUC nest
+ * level), so that the application's own SET LOCALs are not forwarded.
+ * Without Citus, the value is set directly.
+ */
+static bool citus_loaded(void);
+static bool forwarding = false;
+
+bool
+tenancy_context_forwarding(void)
+{
+	return forwarding;
+}
+
+bool
+tenancy_citus_loaded(void)
+{
+	return citus_loaded();
+}
+
+static bool
+citus_loaded(void)
+{
+	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL;
+}
+
+void
+tenancy_context_forward(const char *value)
+{
+	VariableSetStmt *stmt = makeNode(VariableSetStmt);
+	A_Const    *arg = makeNode(A_Const);
+	PlannedStmt *pstmt = makeNode(PlannedStmt);
+	char	   *query;
+	int			nest;
+
+	arg->val.sval.type = T_String;
+	arg->val.sval.sval = pstrdup(value);
+	arg->location = -1;
+	stmt->kind = VAR_SET_VALUE;
+	stmt->name = pstrdup("tenancy.context");
+	stmt->args = list_make1(arg);
+	stmt->is_local = true;
+
+	pstmt->commandType = CMD_UTILITY;
+	pstmt->canSetTag = false;
+	pstmt->utilityStmt = (Node *) stmt;
+	pstmt->stmt_location = -1;
+	pstmt->stmt_len = 0;
+
+	/* the text Citus sends: one statement, nothing else of the client's */
+	query = psprintf("SET LOCAL tenancy.context = %s", quote_literal_cstr(value));
+
+	nest = NewGUCNestLevel();
+	(void) set_config_option("citus.propagate_set_commands", "local",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	/*
+	 * guard.c hides a token in a SET's text from the hooks below it; Citus
+	 * is one of them and must forward the text as it is.  This nested,
+	 * single statement is not one pg_stat_statements records by default
+	 * (pg_stat_statements.track = top).
+	 */
+	forwarding = true;
+	PG_TRY();
+	{
+		ProcessUtility(pstmt, query, false, PROCESS_UTILITY_QUERY,
+					   NULL, NULL, None_Receiver, NULL);
+	}
+	PG_FINALLY();
+	{
+		forwarding = false;
+	}
+	PG_END_TRY();
+	/* restores citus.propagate_set_commands; keeps the SET LOCAL */
+	AtEOXact_GUC(true, nest);
+}
+
 static void
 set_context_local(const char *value)
 {
+	if (citus_loaded())
+	{
+		tenancy_context_forward(value);
+		return;
+	}
 	(void) set_config_option("tenancy.context", value,
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);

@@ -53,6 +53,9 @@ extern void tenancy_check_may_ask_about(const pg_uuid_t *user);
 
 /* Whether contexts must be signed (tenancy.require_signed_context). */
 extern bool tenancy_context_signed(void);
+extern bool tenancy_citus_loaded(void);
+extern bool tenancy_context_forwarding(void);
+extern void tenancy_context_forward(const char *value);
 
 /*
  * How many times a context that counts has come into force in this backend
@@ -70,5 +73,6 @@ extern const char *tenancy_unknown_subject_detail(void);
 
 /* Plans were built with the current-tenant restriction (see policy.c). */
 extern void tenancy_context_note_tenant_plans(void);
+extern void tenancy_context_note_const_tenant_plans(void);
 
 #endif							/* PG_TENANCY_CONTEXT_H */

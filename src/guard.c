@@ -32,6 +32,8 @@
  */
 #include "postgres.h"
 
+#include "utils/guc.h"
+
 #include "access/genam.h"
 #include "access/relation.h"
 #include "access/table.h"
@@ -382,7 +384,30 @@ guard_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 	else if (IsA(parsetree, TransactionStmt))
 		check_begin((TransactionStmt *) parsetree);
 	else if (IsA(parsetree, VariableSetStmt))
-		queryString = hide_context_token(pstmt, queryString);
+	{
+		VariableSetStmt *set = (VariableSetStmt *) parsetree;
+
+		/*
+		 * With Citus, "SET LOCAL tenancy.context = ..." is carried out as
+		 * tenancy.set_context() does it (context.c): as a statement of its
+		 * own, with citus.propagate_set_commands on for it, whose text Citus
+		 * forwards to the workers, token included.  Not passed down as it
+		 * came: Citus would forward the client's whole query string (every
+		 * statement in it), or the hidden text of a token, and only with
+		 * propagation switched on.
+		 */
+		if (tenancy_context_forwarding())
+			;
+		else if (set->kind == VAR_SET_VALUE && set->is_local &&
+				 set->name != NULL && strcmp(set->name, "tenancy.context") == 0 &&
+				 tenancy_citus_loaded())
+		{
+			tenancy_context_forward(ExtractSetVariableArgs(set));
+			return;
+		}
+		else
+			queryString = hide_context_token(pstmt, queryString);
+	}
 
 	if (prev_utility)
 		prev_utility(pstmt, queryString, readOnlyTree, context, params,

@@ -57,6 +57,7 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -878,6 +879,39 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 		tenant_fn = makeFuncExpr(tenancy_catalog()->current_tenant_fn, UUIDOID,
 								 NIL, InvalidOid, DEFAULT_COLLATION_OID,
 								 COERCE_EXPLICIT_CALL);
+	else if (GetConfigOption("citus.propagate_set_commands", true, false) != NULL)
+	{
+		/*
+		 * PROTOTYPE (issue 13, shard pruning): with Citus, the answer itself,
+		 * as a constant Citus can prune shards with.  The static policy stays
+		 * (the planner hook only drops it next to a context_tenant() call),
+		 * so a revoke still counts at run time; plans made this way are
+		 * thrown away whenever the context changes (context.c).
+		 */
+		pg_uuid_t	t;
+		pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+		Expr	   *c;
+
+		if (tenancy_context_tenant_answer(TextDatumGetCString(perm->constvalue), &t))
+		{
+			*copy = t;
+			c = (Expr *) makeConst(UUIDOID, -1, InvalidOid, UUID_LEN,
+								   UUIDPGetDatum(copy), false, false);
+		}
+		else
+			c = (Expr *) makeNullConst(UUIDOID, -1, InvalidOid);
+		policy = palloc0(sizeof(RowSecurityPolicy));
+		policy->policy_name = pstrdup("tenancy_current_tenant");
+		policy->polcmd = '*';
+		policy->roles = construct_array(&public_role, 1, OIDOID, sizeof(Oid),
+										true, TYPALIGN_INT);
+		policy->permissive = false;
+		policy->qual = make_opclause(opno, BOOLOID, false,
+									 (Expr *) copyObject(col), c,
+									 InvalidOid, InvalidOid);
+		tenancy_context_note_const_tenant_plans();
+		return lappend(policies, policy);
+	}
 	else
 		tenant_fn = makeFuncExpr(tenancy_catalog()->context_tenant_fn, UUIDOID,
 								 list_make1(copyObject(perm)),
