@@ -42,6 +42,7 @@
 
 #include "catalog.h"
 #include "compat.h"
+#include "citus.h"
 #include "context.h"
 #include "policy.h"
 #include "resolve.h"
@@ -651,6 +652,7 @@ context_get(TenancyContext *ctx, bool quiet)
 	switch (explicit_context(ctx))
 	{
 		case EXPLICIT_SET:
+			tenancy_citus_check_fresh();
 			return true;
 		case EXPLICIT_NONE:
 			return false;
@@ -659,6 +661,7 @@ context_get(TenancyContext *ctx, bool quiet)
 	}
 	if (claims_configured() && claims_context_refresh(quiet))
 	{
+		tenancy_citus_check_fresh();
 		*ctx = from_claims.ctx;
 		return true;
 	}
@@ -952,7 +955,6 @@ PG_FUNCTION_INFO_V1(tenancy_current_tenant_id);
  * level), so that the application's own SET LOCALs are not forwarded.
  * Without Citus, the value is set directly.
  */
-static bool citus_loaded(void);
 static bool forwarding = false;
 
 bool
@@ -961,20 +963,12 @@ tenancy_context_forwarding(void)
 	return forwarding;
 }
 
-bool
-tenancy_citus_loaded(void)
-{
-	return citus_loaded();
-}
-
-static bool
-citus_loaded(void)
-{
-	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL;
-}
-
+/*
+ * Runs "SET LOCAL name = 'value'" as a statement of its own, so that Citus
+ * forwards it to the workers (see above).
+ */
 void
-tenancy_context_forward(const char *value)
+tenancy_context_forward_setting(const char *name, const char *value)
 {
 	VariableSetStmt *stmt = makeNode(VariableSetStmt);
 	A_Const    *arg = makeNode(A_Const);
@@ -986,7 +980,7 @@ tenancy_context_forward(const char *value)
 	arg->val.sval.sval = pstrdup(value);
 	arg->location = -1;
 	stmt->kind = VAR_SET_VALUE;
-	stmt->name = pstrdup("tenancy.context");
+	stmt->name = pstrdup(name);
 	stmt->args = list_make1(arg);
 	stmt->is_local = true;
 
@@ -997,7 +991,7 @@ tenancy_context_forward(const char *value)
 	pstmt->stmt_len = 0;
 
 	/* the text Citus sends: one statement, nothing else of the client's */
-	query = psprintf("SET LOCAL tenancy.context = %s", quote_literal_cstr(value));
+	query = psprintf("SET LOCAL %s = %s", name, quote_literal_cstr(value));
 
 	nest = NewGUCNestLevel();
 	(void) set_config_option("citus.propagate_set_commands", "local",
@@ -1024,10 +1018,37 @@ tenancy_context_forward(const char *value)
 	AtEOXact_GUC(true, nest);
 }
 
+/*
+ * The context, with the version of the hierarchy it is decided on
+ * (citus.c), to the workers.
+ */
+void
+tenancy_context_forward(const char *value)
+{
+	tenancy_citus_before_forward();
+	tenancy_context_forward_setting("tenancy.context", value);
+	tenancy_citus_forwarded_context(tenancy_context_identity());
+}
+
+/*
+ * Whether tenancy.context was set or cleared in this transaction (only
+ * such a value counts, and is forwarded to Citus's workers): its text and
+ * identity.
+ */
+bool
+tenancy_context_set_in_transaction(const char **value, uint64 *identity)
+{
+	if (explicit_context(NULL) == EXPLICIT_UNSET)
+		return false;
+	*value = context_value != NULL ? context_value : "";
+	*identity = tenancy_context_identity();
+	return true;
+}
+
 static void
 set_context_local(const char *value)
 {
-	if (citus_loaded())
+	if (tenancy_citus_loaded())
 	{
 		tenancy_context_forward(value);
 		return;

@@ -53,9 +53,11 @@ extern void tenancy_check_may_ask_about(const pg_uuid_t *user);
 
 /* Whether contexts must be signed (tenancy.require_signed_context). */
 extern bool tenancy_context_signed(void);
-extern bool tenancy_citus_loaded(void);
+/* Forwarding to Citus's workers (context.c, citus.c). */
 extern bool tenancy_context_forwarding(void);
 extern void tenancy_context_forward(const char *value);
+extern void tenancy_context_forward_setting(const char *name, const char *value);
+extern bool tenancy_context_set_in_transaction(const char **value, uint64 *identity);
 
 /*
  * How many times a context that counts has come into force in this backend

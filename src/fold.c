@@ -45,6 +45,7 @@
 #include "utils/memutils.h"
 
 #include "catalog.h"
+#include "citus.h"
 #include "context.h"
 #include "policy.h"
 
@@ -252,6 +253,8 @@ tenancy_executor_start(QueryDesc *queryDesc, int eflags)
 	TenancyContext ctx;
 	FoldWalk	walk;
 
+	/* Before Citus's executor opens connections to the workers. */
+	tenancy_citus_statement_start();
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else

@@ -59,6 +59,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "citus.h"
 #include "context.h"
 #include "guard.h"
 

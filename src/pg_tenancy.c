@@ -18,6 +18,7 @@
 
 #include "cache.h"
 #include "catalog.h"
+#include "citus.h"
 #include "context.h"
 #include "guard.h"
 #include "policy.h"
@@ -43,6 +44,7 @@ _PG_init(void)
 		tenancy_fold_init,
 		tenancy_guard_init,
 		tenancy_context_init,
+		tenancy_citus_init,
 		reserve_prefix,
 	};
 	static int	done = 0;

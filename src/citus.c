@@ -1,0 +1,393 @@
+/*
+ * citus.c
+ *		pg_tenancy on a Citus cluster: the coordinator keeps the hierarchy,
+ *		each worker a copy that logical replication keeps (95_citus.sql sets
+ *		it up), and every decision a worker makes is checked against the
+ *		coordinator's state.
+ *
+ * The hierarchy's version.  Every transaction that changes the hierarchy on
+ * the coordinator adds one to tenancy.hierarchy_epoch (the statement
+ * trigger tenancy._hierarchy_changed on each hierarchy table), and waits at
+ * its commit until every worker has applied it (synchronous_commit is
+ * raised to remote_apply for that transaction alone; 95_citus.sql lists
+ * the workers' subscriptions in synchronous_standby_names).  A transaction
+ * that reads under a context forwards the version it sees to the workers
+ * with the context (tenancy.coordinator_epoch, a SET LOCAL that Citus
+ * forwards); a worker whose copy is older than that refuses to decide.  So
+ * when a commit's wait is cancelled (it is committed on the coordinator,
+ * not yet applied on a worker), or a worker fell behind, a worker answers
+ * with an error, never with a stale decision.
+ *
+ * On a worker the copy is read-only: only the apply worker writes it.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "citus.h"
+#include "context.h"
+
+/* The hierarchy's version the coordinator saw; forwarded, never lowered. */
+static int	coordinator_epoch = 0;
+
+/* The highest version this node's copy was seen to hold (only grows). */
+static int64 verified_epoch = 0;
+
+/*
+ * This transaction changed the hierarchy (coordinator) and bumped its
+ * version, in this subtransaction.
+ */
+static bool epoch_bumped = false;
+static SubTransactionId bumped_in = InvalidSubTransactionId;
+
+/* This node's part: unknown until asked in a transaction. */
+typedef enum NodeRole
+{
+	NODE_UNKNOWN,
+	NODE_SINGLE,				/* no Citus in this database */
+	NODE_COORDINATOR,
+	NODE_WORKER
+} NodeRole;
+
+static NodeRole node_role = NODE_UNKNOWN;
+
+/* What was forwarded in this transaction. */
+static int	forwarded_epoch = 0;
+static uint64 forwarded_context = 0;
+static bool forwarded_context_valid = false;
+
+bool
+tenancy_citus_loaded(void)
+{
+	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL;
+}
+
+/*
+ * The group of this node in Citus's metadata (pg_dist_local_group): 0 on
+ * the coordinator.  Read once a backend; a database without Citus's
+ * metadata is a single node (asked again in the next transaction, as
+ * CREATE EXTENSION citus may come later).
+ */
+static NodeRole
+current_node_role(void)
+{
+	Oid			relid;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	NodeRole	role = NODE_SINGLE;
+
+	if (node_role != NODE_UNKNOWN)
+		return node_role;
+	if (!tenancy_citus_loaded() || !IsTransactionState())
+		return NODE_SINGLE;
+	relid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
+	if (!OidIsValid(relid))
+		return NODE_SINGLE;
+	rel = table_open(relid, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	tuple = heap_getnext(scan, ForwardScanDirection);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		group = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+
+		role = (!isnull && DatumGetInt32(group) == 0) ? NODE_COORDINATOR : NODE_WORKER;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	node_role = role;
+	return role;
+}
+
+/*
+ * This node's tenancy.hierarchy_epoch, as the running statement sees it
+ * (a worker's decisions are read with the same snapshot); -1 without the
+ * table.
+ */
+static int64
+local_epoch(void)
+{
+	Oid			nsp = get_namespace_oid("tenancy", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("hierarchy_epoch", nsp) : InvalidOid;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	int64		epoch = -1;
+	bool		pushed = false;
+
+	if (!OidIsValid(relid))
+		return -1;
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pushed = true;
+	}
+	rel = table_open(relid, AccessShareLock);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	tuple = heap_getnext(scan, ForwardScanDirection);
+	if (HeapTupleIsValid(tuple))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tuple, 2, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			epoch = DatumGetInt64(d);
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (pushed)
+		PopActiveSnapshot();
+	return epoch;
+}
+
+/*
+ * Before a decision under a forwarded context: this node must hold the
+ * hierarchy at least as new as the coordinator saw it.
+ */
+void
+tenancy_citus_check_fresh(void)
+{
+	int64		epoch;
+
+	if (coordinator_epoch <= 0 || coordinator_epoch <= verified_epoch)
+		return;
+	epoch = local_epoch();
+	if (epoch >= coordinator_epoch)
+	{
+		verified_epoch = epoch;
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("the tenancy hierarchy on this node is behind the coordinator"),
+			 errdetail("This node holds version %lld of the hierarchy; the coordinator's is %d.",
+					   (long long) epoch, coordinator_epoch),
+			 errhint("Check this node's subscription tenancy_node_* (pg_stat_subscription); "
+					 "run SELECT tenancy.citus_setup() on the coordinator for a node added since.")));
+}
+
+/* A version once forwarded in a transaction is never lowered in it. */
+static bool
+check_coordinator_epoch(int *newval, void **extra, GucSource source)
+{
+	if (*newval < coordinator_epoch && IsTransactionState())
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("tenancy.coordinator_epoch cannot be lowered");
+		return false;
+	}
+	return true;
+}
+
+/* Run "SET LOCAL name = 'value'" so that Citus forwards it (context.c). */
+static void
+forward_epoch(void)
+{
+	int64		epoch;
+	char		buf[32];
+
+	epoch = local_epoch();
+	if (epoch <= forwarded_epoch || epoch > PG_INT32_MAX)
+		return;
+	snprintf(buf, sizeof(buf), "%lld", (long long) epoch);
+	tenancy_context_forward_setting("tenancy.coordinator_epoch", buf);
+	forwarded_epoch = (int) epoch;
+}
+
+/*
+ * The coordinator forwards the hierarchy's version, and a context set in a
+ * way Citus does not see (set_config(), a function's SET clause): called
+ * when a context is forwarded, and as each statement starts.
+ */
+void
+tenancy_citus_before_forward(void)
+{
+	if (current_node_role() != NODE_COORDINATOR || !IsTransactionBlock())
+		return;
+	forward_epoch();
+}
+
+void
+tenancy_citus_forwarded_context(uint64 identity)
+{
+	forwarded_context = identity;
+	forwarded_context_valid = true;
+}
+
+void
+tenancy_citus_statement_start(void)
+{
+	const char *value;
+	uint64		identity;
+
+	if (!tenancy_citus_loaded() || tenancy_context_forwarding() ||
+		current_node_role() != NODE_COORDINATOR || !IsTransactionBlock())
+		return;
+	if (!tenancy_context_set_in_transaction(&value, &identity))
+		return;
+	if (!forwarded_context_valid || forwarded_context != identity)
+		tenancy_context_forward(value);
+	else
+		forward_epoch();
+}
+
+/* The owner of the extension pg_tenancy (the bootstrap superuser if none). */
+static Oid
+get_extension_owner(void)
+{
+	Oid			ext = get_extension_oid("pg_tenancy", true);
+	Oid			owner = BOOTSTRAP_SUPERUSERID;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	if (!OidIsValid(ext))
+		return owner;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * tenancy._hierarchy_changed(): a statement changed the hierarchy.  On the
+ * coordinator, the first one of a transaction adds one to its version; on
+ * a worker, only the apply worker (replica role) writes, and CREATE or
+ * ALTER EXTENSION's own script.
+ */
+PG_FUNCTION_INFO_V1(tenancy_hierarchy_changed);
+Datum
+tenancy_hierarchy_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	NodeRole	role;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("tenancy._hierarchy_changed() must be called as a trigger")));
+	role = current_node_role();
+	if (role == NODE_WORKER && !creating_extension &&
+		SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot change the tenancy hierarchy on a Citus worker"),
+				 errdetail("Table %s is a copy of the coordinator's, kept by logical replication.",
+						   RelationGetRelationName(trigdata->tg_relation)),
+				 errhint("Manage the hierarchy on the coordinator.")));
+	if (role == NODE_COORDINATOR && !epoch_bumped)
+	{
+		Oid			save_userid;
+		int			save_sec;
+		Oid			owner = get_extension_owner();
+
+		/* as the extension's owner: the change's author may not own the table */
+		GetUserIdAndSecContext(&save_userid, &save_sec);
+		SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("UPDATE tenancy.hierarchy_epoch SET epoch = epoch + 1",
+						false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not advance tenancy.hierarchy_epoch");
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec);
+		epoch_bumped = true;
+		bumped_in = GetCurrentSubTransactionId();
+	}
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * A transaction that changed the hierarchy waits at its commit until the
+ * workers applied it: only that transaction, whatever the session's
+ * synchronous_commit (the others keep theirs).
+ */
+static void
+citus_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (epoch_bumped)
+				(void) set_config_option("synchronous_commit", "remote_apply",
+										 PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_LOCAL, true, 0, false);
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			epoch_bumped = false;
+			forwarded_epoch = 0;
+			forwarded_context_valid = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * A rolled back subtransaction takes the bump with it when it was made in
+ * it or in one of its children (started later, while it was open); Citus
+ * restores the workers' settings as they were at the savepoint, so what
+ * is in force is forwarded again.
+ */
+static void
+citus_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	if (epoch_bumped && bumped_in >= mySubid)
+		epoch_bumped = false;
+	forwarded_context_valid = false;
+	forwarded_epoch = 0;
+}
+
+void
+tenancy_citus_init(void)
+{
+	static bool done = false;
+
+	if (done)
+		return;
+	DefineCustomIntVariable("tenancy.coordinator_epoch",
+							"The version of the hierarchy the coordinator saw (Citus; set by pg_tenancy).",
+							"A worker whose copy of the hierarchy is older refuses to decide.",
+							&coordinator_epoch,
+							0, 0, PG_INT32_MAX,
+							PGC_USERSET,
+							GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL | GUC_DISALLOW_IN_FILE,
+							check_coordinator_epoch, NULL, NULL);
+	RegisterXactCallback(citus_xact_callback, NULL);
+	RegisterSubXactCallback(citus_subxact_callback, NULL);
+	done = true;
+}
