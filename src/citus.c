@@ -223,7 +223,7 @@ forward_epoch(void)
 void
 tenancy_citus_before_forward(void)
 {
-	if (current_node_role() != NODE_COORDINATOR || !IsTransactionBlock())
+	if (current_node_role() != NODE_COORDINATOR)
 		return;
 	forward_epoch();
 }

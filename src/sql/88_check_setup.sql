@@ -43,6 +43,27 @@ BEGIN
             INTO n_keys, n_hs256;
     END IF;
 
+    -- Citus: every worker must hold the hierarchy, kept by a subscription
+    -- the coordinator's commits wait for (tenancy.citus_setup()).
+    IF to_regclass('pg_catalog.pg_dist_local_group') IS NOT NULL THEN
+        RETURN QUERY EXECUTE $q$
+        SELECT 'warning', 'citus_node_not_ready', format('%s:%s', n.nodename, n.nodeport),
+               CASE WHEN r.application_name IS NULL
+                    THEN 'This worker receives no copy of the hierarchy: queries that reach its shards under a context fail.'
+                    ELSE 'Commits that change the hierarchy do not wait for this worker: it may answer with an error until it catches up.' END,
+               'SELECT tenancy.citus_setup();  -- on the coordinator'
+        FROM pg_catalog.pg_dist_node n
+        LEFT JOIN pg_catalog.pg_stat_replication r
+               ON r.application_name = 'tenancy_node_' || n.nodeid AND r.state = 'streaming'
+        WHERE (SELECT groupid FROM pg_catalog.pg_dist_local_group) = 0
+          AND n.groupid <> 0 AND n.noderole = 'primary' AND n.isactive
+          AND (r.application_name IS NULL
+               OR r.application_name <> ALL (regexp_split_to_array(
+                      substring(current_setting('synchronous_standby_names') FROM '\((.*)\)'), ', ')))
+        ORDER BY n.nodeid
+        $q$;
+    END IF;
+
     -- Protected tables: row-level security on and forced.
     RETURN QUERY
     SELECT 'critical', 'rls_not_forced', p.relid::text,
