@@ -161,7 +161,10 @@ INSERT INTO model.ddocs SELECT * FROM model.ldocs;
 -- the contexts to compare, readable by m_app
 CREATE TABLE model.people AS SELECT id, email FROM tenancy.users WHERE id::text LIKE '6d000000-%';
 CREATE TABLE model.places AS SELECT id, slug FROM tenancy.tenants WHERE org_id IN ('${ORG[0]}', '${ORG[1]}');
-GRANT SELECT ON model.people, model.places TO m_app;
+CREATE TABLE model.contexts AS
+SELECT u.id AS u, t.id AS t, row_number() OVER (ORDER BY u.id, t.id NULLS FIRST)::int AS k
+FROM model.people u CROSS JOIN (SELECT NULL::uuid AS id UNION ALL SELECT id FROM model.places) t;
+GRANT SELECT ON model.people, model.places, model.contexts TO m_app;
 GRANT SELECT, UPDATE, DELETE ON model.ddocs, model.ldocs TO m_app;
 
 -- The ids one statement returns, sorted, as text.
@@ -196,8 +199,8 @@ END
 \$f\$;
 
 -- Every context: NULL user = no context (clear_context).  Rows: one per
--- mismatch, and a last one 'summary|<contexts compared>|<refused>|<bad>'.
-CREATE FUNCTION model.compare() RETURNS SETOF text
+-- mismatch, and a last one 'summary|<contexts compared>|<refused>|<bad>|<deletes tried>'.
+CREATE FUNCTION model.compare(del_every int, del_offset int) RETURNS SETOF text
 LANGUAGE plpgsql AS \$f\$
 DECLARE
     c record;
@@ -205,43 +208,64 @@ DECLARE
     n int := 0;
     refused int := 0;
     bad int := 0;
+    ok boolean[] := '{}';
+    ndel int := 0;
 BEGIN
-    FOR c IN
-        SELECT NULL::uuid AS u, NULL::uuid AS t, 0 AS o1, 0 AS o2
-        UNION ALL
-        SELECT u.id, t.id, 1, row_number() OVER (ORDER BY u.id, t.id NULLS FIRST)
-        FROM model.people u
-        CROSS JOIN (SELECT NULL::uuid AS id UNION ALL SELECT id FROM model.places) t
-        ORDER BY 3, 4
-    LOOP
+    -- First the contexts set_context() accepts, before any statement has
+    -- opened a connection to a worker: a refusal is then the coordinator's
+    -- alone (with connections open, the workers refuse it first and the
+    -- error is Citus's "failure on connection marked as essential").
+    FOR c IN SELECT * FROM model.contexts LOOP
         BEGIN
-            IF c.u IS NULL THEN
-                PERFORM tenancy.clear_context();
-            ELSE
-                PERFORM tenancy.set_context(c.u, c.t);
-            END IF;
+            PERFORM tenancy.set_context(c.u, c.t);
+            ok := ok || true;
         EXCEPTION WHEN OTHERS THEN
+            ok := ok || false;
             refused := refused + 1;
-            CONTINUE;
         END;
-        d := 'select ' || model.ids('SELECT id FROM model.ddocs')
-             || ' | update ' || model.try_ids('UPDATE model.ddocs SET v = v RETURNING id', false)
-             || ' | delete ' || model.try_ids('DELETE FROM model.ddocs RETURNING id', true);
-        l := 'select ' || model.ids('SELECT id FROM model.ldocs')
-             || ' | update ' || model.try_ids('UPDATE model.ldocs SET v = v RETURNING id', false)
-             || ' | delete ' || model.try_ids('DELETE FROM model.ldocs RETURNING id', true);
+    END LOOP;
+    PERFORM tenancy.clear_context();
+    FOR c IN
+        SELECT NULL::uuid AS u, NULL::uuid AS t, 0 AS k
+        UNION ALL
+        SELECT * FROM model.contexts
+        ORDER BY k
+    LOOP
+        IF c.u IS NULL THEN
+            PERFORM tenancy.clear_context();
+        ELSIF ok[c.k] THEN
+            PERFORM tenancy.set_context(c.u, c.t);
+        ELSE
+            CONTINUE;
+        END IF;
+        d := 'select ' || model.ids('SELECT id FROM model.ddocs');
+        l := 'select ' || model.ids('SELECT id FROM model.ldocs');
+        -- without a context a write is an error: caught (a subtransaction)
+        IF c.u IS NULL THEN
+            d := d || ' | update ' || model.try_ids('UPDATE model.ddocs SET v = v RETURNING id', false);
+            l := l || ' | update ' || model.try_ids('UPDATE model.ldocs SET v = v RETURNING id', false);
+        ELSE
+            d := d || ' | update ' || model.ids('UPDATE model.ddocs SET v = v RETURNING id');
+            l := l || ' | update ' || model.ids('UPDATE model.ldocs SET v = v RETURNING id');
+        END IF;
+        -- DELETE (rolled back) costs most: for one context in del_every
+        IF c.k % del_every = del_offset THEN
+            d := d || ' | delete ' || model.try_ids('DELETE FROM model.ddocs RETURNING id', true);
+            l := l || ' | delete ' || model.try_ids('DELETE FROM model.ldocs RETURNING id', true);
+            ndel := ndel + 1;
+        END IF;
         n := n + 1;
         IF d IS DISTINCT FROM l THEN
             bad := bad + 1;
-            RETURN NEXT format('mismatch|user %s tenant %s|distributed: %s|reference:   %s',
+            RETURN NEXT format(E'mismatch\\tuser %s tenant %s\\tdistributed: %s\\treference:   %s',
                                coalesce((SELECT email FROM model.people WHERE id = c.u), '(no context)'),
                                coalesce((SELECT slug FROM model.places WHERE id = c.t), '-'), d, l);
         END IF;
     END LOOP;
-    RETURN NEXT format('summary|%s|%s|%s', n, refused, bad);
+    RETURN NEXT format('summary|%s|%s|%s|%s', n, refused, bad, ndel);
 END
 \$f\$;
-GRANT EXECUTE ON FUNCTION model.ids(text), model.try_ids(text, boolean), model.compare() TO m_app;
+GRANT EXECUTE ON FUNCTION model.ids(text), model.try_ids(text, boolean), model.compare(int, int) TO m_app;
 
 -- share/unshare for both types at once, by the first user (from a
 -- position in the list, in order) whom the rules let; NULL when nobody.
@@ -332,26 +356,33 @@ fi
 # ---------------------------------------------------------------------------
 # The comparison, as m_app, in one transaction block.
 CONTEXTS=0; REFUSED=0
-compare() { # compare DESCRIPTION
-    local out rc summary n refused bad
-    out=$(as_app -At <<<"BEGIN; SELECT * FROM model.compare(); ROLLBACK;" 2>&1); rc=$?
+# After op N: DELETE for the contexts k with k % 3 = N % 3 (all at op 0);
+# the executor's pool alternates between Citus's default (a connection per
+# shard) and one connection per worker, so that the context is forwarded to
+# both kinds of connection sets.
+CONTEXTS=0; REFUSED=0; DELETES=0
+compare() { # compare OP DESCRIPTION
+    local out rc summary n refused bad ndel every=3 pool=""
+    [ "$1" = 0 ] && every=1
+    [ $(($1 % 2)) = 1 ] && pool="SET LOCAL citus.max_adaptive_executor_pool_size = 1;"
+    out=$(as_app -At <<<"BEGIN; $pool SELECT * FROM model.compare($every, $(($1 % every))); ROLLBACK;" 2>&1); rc=$?
     summary=$(grep '^summary|' <<<"$out")
     if [ $rc -ne 0 ] || [ -z "$summary" ]; then
-        not_ok "$1: the comparison failed"; echo "$out" | diag; return
+        not_ok "$2: the comparison failed"; echo "$out" | diag; return
     fi
-    IFS='|' read -r _ n refused bad <<<"$summary"
-    CONTEXTS=$((CONTEXTS + n)); REFUSED=$((REFUSED + refused))
+    IFS='|' read -r _ n refused bad ndel <<<"$summary"
+    CONTEXTS=$((CONTEXTS + n)); REFUSED=$((REFUSED + refused)); DELETES=$((DELETES + ndel))
     if [ "$bad" = 0 ]; then
-        ok "$1: $n contexts agree ($refused refused)"
+        ok "$2: $n contexts agree ($ndel with DELETE; $refused refused)"
     else
-        not_ok "$1: $bad of $n contexts disagree"
-        grep '^mismatch|' <<<"$out" | while IFS='|' read -r _ who dist ref; do
+        not_ok "$2: $bad of $n contexts disagree"
+        grep '^mismatch'$'\t' <<<"$out" | while IFS=$'\t' read -r _ who dist ref; do
             printf '%s\n  %s\n  %s\n' "$who" "$dist" "$ref"
         done | diag
     fi
 }
 
-compare "op 0 (initial hierarchy)"
+compare 0 "op 0 (initial hierarchy)"
 
 # ---------------------------------------------------------------------------
 # The walk.  A 64-bit LCG of bash's own: the same seed, the same walk
@@ -486,11 +517,11 @@ for ((op = 1; op <= OPS; op++)); do
     else
         OK_OPS=$((OK_OPS + 1)); result="done${out:+ ($(tr '\n' ' ' <<<"$out" | sed 's/ *$//'))}"
     fi
-    compare "op $op $desc [$result]"
+    compare $op "op $op $desc [$result]"
 done
 
 kinds=$(for k in "${!KINDS[@]}"; do echo "$k=${KINDS[$k]}"; done | sort | tr '\n' ' ')
-echo "# $OPS operations: $OK_OPS done, $NOOP_OPS with nothing to do, $FAILED_OPS refused; $CONTEXTS contexts compared, $REFUSED contexts refused by set_context"
+echo "# $OPS operations: $OK_OPS done, $NOOP_OPS with nothing to do, $FAILED_OPS refused; $CONTEXTS contexts compared ($DELETES with DELETE), $REFUSED refused by set_context"
 echo "# operations: $kinds"
 if [ -n "${MODEL_NOCLEAN_DEV:-}" ]; then :; elif out=$(cleanup 2>&1); then ok "clean-up"; else not_ok "clean-up"; echo "$out" | diag; fi
 echo "# $(( $(date +%s) - T0 )) s; MODEL_SEED=$SEED"
