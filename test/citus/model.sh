@@ -267,10 +267,45 @@ END
 \$f\$;
 GRANT EXECUTE ON FUNCTION model.ids(text), model.try_ids(text, boolean), model.compare(int, int) TO m_app;
 
+-- An application write: user u, in the row's tenant, makes row doc theirs
+-- (UPDATE ... SET owner_id), in both tables.  The outcomes must be equal
+-- (rows changed, or the same error); otherwise an error 'asymmetric ...'.
+-- A user with a share of some row for "update" is chosen when there is one
+-- (model.update_shares, the shares of m_ddoc to users, in a fixed order).
+CREATE FUNCTION model.update_shares() RETURNS TABLE (u uuid, doc bigint, tenant uuid)
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \$f\$
+    SELECT user_id, resource_id::bigint, tenant_id FROM tenancy.shares
+    WHERE resource_type = 'm_ddoc' AND user_id IS NOT NULL AND 'update' = ANY (actions)
+    ORDER BY user_id, resource_id::bigint
+\$f\$;
+CREATE FUNCTION model.take_owner(pick int, u uuid, doc bigint, tnt uuid) RETURNS text
+LANGUAGE plpgsql AS \$f\$
+DECLARE
+    n int := (SELECT count(*) FROM model.update_shares());
+    d text; l text;
+BEGIN
+    IF n > 0 THEN
+        SELECT s.u, s.doc, s.tenant INTO u, doc, tnt FROM model.update_shares() s OFFSET pick % n LIMIT 1;
+    END IF;
+    -- Not in a subtransaction: see the report of this test's commit (a
+    -- context set in a released subtransaction before any connection to a
+    -- worker is open does not reach the connections opened later).
+    PERFORM tenancy.set_context(u, tnt);
+    d := model.try_ids(format('UPDATE model.ddocs SET owner_id = %L WHERE id = %s RETURNING id', u, doc), false);
+    l := model.try_ids(format('UPDATE model.ldocs SET owner_id = %L WHERE id = %s RETURNING id', u, doc), false);
+    IF d IS DISTINCT FROM l THEN
+        RAISE EXCEPTION 'asymmetric (% takes row %): distributed [%], reference [%]',
+            (SELECT email FROM model.people p WHERE p.id = u), doc, d, l;
+    END IF;
+    RETURN format('%s takes row %s: [%s]', (SELECT email FROM model.people p WHERE p.id = u), doc, l);
+END
+\$f\$;
+GRANT EXECUTE ON FUNCTION model.update_shares(), model.take_owner(int, uuid, bigint, uuid) TO m_app;
+
 -- share/unshare for both types at once, by the first user (from a
 -- position in the list, in order) whom the rules let; NULL when nobody.
 -- Both types must agree: a share allowed on one and refused on the other
--- is reported as 'asymmetric'.
+-- is an error 'asymmetric ...' (the transaction rolls back).
 CREATE FUNCTION model.try_share(doc bigint, start int, to_user uuid, to_team uuid, acts text[], undo boolean)
 RETURNS text LANGUAGE plpgsql AS \$f\$
 DECLARE
@@ -311,8 +346,8 @@ BEGIN
         ELSIF d <> 'ok' AND l <> 'ok' THEN
             CONTINUE;
         ELSE
-            RETURN format('asymmetric (by %s): distributed %s, reference %s',
-                          (SELECT email FROM tenancy.users WHERE id = u), d, l);
+            RAISE EXCEPTION 'asymmetric (by %): distributed %, reference %',
+                (SELECT email FROM tenancy.users WHERE id = u), d, l;
         END IF;
     END LOOP;
     RAISE EXCEPTION 'nobody may % row %', CASE WHEN undo THEN 'unshare' ELSE 'share' END, doc
@@ -438,8 +473,9 @@ for ((op = 1; op <= OPS; op++)); do
     elif [ $k -lt 82 ]; then kind=share
     elif [ $k -lt 87 ]; then kind=unshare
     elif [ $k -lt 93 ]; then kind=alter_role
-    elif [ $k -lt 96 ]; then kind=remove_from_tenant
-    else                     kind=set_owner
+    elif [ $k -lt 94 ]; then kind=remove_from_tenant
+    elif [ $k -lt 96 ]; then kind=set_owner
+    else                     kind=take_owner
     fi
     case $kind in
     assign_role_tenant_user)
@@ -510,16 +546,25 @@ for ((op = 1; op <= OPS; op++)); do
         if [ "$R" = "${#U[@]}" ]; then o=NULL; w=nobody; else o="'${U[$R]}'"; w="u$((R + 1))"; fi
         sql="UPDATE model.ddocs SET owner_id = $o WHERE id = $doc; UPDATE model.ldocs SET owner_id = $o WHERE id = $doc; SELECT 'updated'"
         desc="set_owner(row $doc, $w)" ;;
+    take_owner)
+        rnd 1000; p=$R; rnd $NROWS; doc=$((R + 1)); pick_user
+        sql="SELECT model.take_owner($p, '${U[$PU]}', $doc, '${T[$(( (doc - 1) / 10 ))]}')"
+        desc="take_owner (the application: a user with a share for update, else u$((PU + 1)) on row $doc)" ;;
     esac
     KINDS[$kind]=$(( ${KINDS[$kind]:-0} + 1 ))
-    out=$(as_pg -At <<<"SET client_min_messages = error; BEGIN; $sql; COMMIT;" 2>&1); rc=$?
-    if [ $rc -ne 0 ]; then
+    if [ $kind = take_owner ]; then
+        out=$(as_app -At <<<"SET client_min_messages = error; BEGIN; $sql; COMMIT;" 2>&1); rc=$?
+    else
+        out=$(as_pg -At <<<"SET client_min_messages = error; BEGIN; $sql; COMMIT;" 2>&1); rc=$?
+    fi
+    if grep -q '^ERROR: *asymmetric' <<<"$out"; then
+        not_ok "op $op $desc: the distributed table and the reference disagree"
+        echo "$out" | diag
+        compare $op "op $op (after the disagreement, rolled back)"
+        continue
+    elif [ $rc -ne 0 ]; then
         FAILED_OPS=$((FAILED_OPS + 1))
         result="refused: $(grep -m1 '^ERROR' <<<"$out" | sed 's/^ERROR: *//')"
-    elif grep -q '^asymmetric' <<<"$out"; then
-        not_ok "op $op $desc: the two resource types disagree"
-        echo "$out" | diag
-        continue
     elif [ "$out" = f ]; then
         NOOP_OPS=$((NOOP_OPS + 1)); result="nothing to do"
     else
