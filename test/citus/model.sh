@@ -271,12 +271,16 @@ GRANT EXECUTE ON FUNCTION model.ids(text), model.try_ids(text, boolean), model.c
 -- (UPDATE ... SET owner_id), in both tables.  The outcomes must be equal
 -- (rows changed, or the same error); otherwise an error 'asymmetric ...'.
 -- A user with a share of some row for "update" is chosen when there is one
--- (model.update_shares, the shares of m_ddoc to users, in a fixed order).
+-- (model.update_shares: the shares of m_ddoc for update, to a user or to a
+-- team, then each of its members; in a fixed order).
 CREATE FUNCTION model.update_shares() RETURNS TABLE (u uuid, doc bigint, tenant uuid)
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS \$f\$
-    SELECT user_id, resource_id::bigint, tenant_id FROM tenancy.shares
-    WHERE resource_type = 'm_ddoc' AND user_id IS NOT NULL AND 'update' = ANY (actions)
-    ORDER BY user_id, resource_id::bigint
+    SELECT DISTINCT coalesce(s.user_id, tm.user_id), s.resource_id::bigint, s.tenant_id
+    FROM tenancy.shares s
+    LEFT JOIN tenancy.team_members tm ON tm.team_id = s.team_id
+    WHERE s.resource_type = 'm_ddoc' AND 'update' = ANY (s.actions)
+      AND coalesce(s.user_id, tm.user_id) IS NOT NULL
+    ORDER BY 1, 2
 \$f\$;
 CREATE FUNCTION model.take_owner(pick int, u uuid, doc bigint, tnt uuid) RETURNS text
 LANGUAGE plpgsql AS \$f\$
@@ -473,8 +477,8 @@ for ((op = 1; op <= OPS; op++)); do
     elif [ $k -lt 82 ]; then kind=share
     elif [ $k -lt 87 ]; then kind=unshare
     elif [ $k -lt 93 ]; then kind=alter_role
-    elif [ $k -lt 94 ]; then kind=remove_from_tenant
-    elif [ $k -lt 96 ]; then kind=set_owner
+    elif [ $k -lt 93 ]; then kind=remove_from_tenant
+    elif [ $k -lt 95 ]; then kind=set_owner
     else                     kind=take_owner
     fi
     case $kind in
