@@ -52,7 +52,7 @@ case "$SEED$OPS" in *[!0-9]*) echo "MODEL_SEED and MODEL_OPS are integers" >&2; 
 echo "# model.sh: MODEL_SEED=$SEED MODEL_OPS=$OPS (replay: MODEL_SEED=$SEED MODEL_OPS=$OPS $0 ...)"
 T0=$(date +%s)
 
-OWN=
+
 if [ -n "${1:-}" ]; then
     W=$(cd "$1" && pwd) || exit 2
     [ -f "$W/env" ] || { echo "Bail out! $W/env not found (start the cluster with test/citus/cluster.sh)"; exit 2; }
@@ -62,7 +62,6 @@ else
     export CITUS_EXTRA_CONF=${CITUS_EXTRA_CONF:-"-c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20"}
     . "$HERE/cluster.sh"
     W=$(mktemp -d /tmp/citus-model.XXXXXX)
-    OWN=1
     trap 'citus_cluster_stop "$W"; rm -rf "$W"' EXIT
     citus_cluster_start "$W" >"$W.start.log" 2>&1 || { cat "$W.start.log"; rm -f "$W.start.log"; echo "Bail out! the cluster did not start"; exit 1; }
     rm -f "$W.start.log"
@@ -564,8 +563,8 @@ for ((op = 1; op <= OPS; op++)); do
         sql="UPDATE model.ddocs SET owner_id = $o WHERE id = $doc; UPDATE model.ldocs SET owner_id = $o WHERE id = $doc; SELECT 'updated'"
         desc="set_owner(row $doc, $w)" ;;
     take_owner)
-        rnd 1000; p=$R; rnd $NROWS; doc=$((R + 1)); pick_user
-        sql="SELECT model.take_owner($p, '${U[$PU]}', $doc, '${T[$(( (doc - 1) / 10 ))]}')"
+        rnd 1000; pick_n=$R; rnd $NROWS; doc=$((R + 1)); pick_user
+        sql="SELECT model.take_owner($pick_n, '${U[$PU]}', $doc, '${T[$(( (doc - 1) / 10 ))]}')"
         desc="take_owner (the application: a user with a share for update, else u$((PU + 1)) on row $doc)" ;;
     esac
     KINDS[$kind]=$(( ${KINDS[$kind]:-0} + 1 ))
