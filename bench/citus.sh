@@ -25,18 +25,22 @@
 # pgbench runs CLIENTS clients (default 2) in the simple query protocol, so
 # that the ideal query carries its tenant as a literal, as a hand-written
 # query does (pgbench would turn a variable into a bind parameter in the
-# extended protocols); both sides are planned for every statement.  Rounds
-# alternate protected and ideal runs (the order swapped every round) after a
-# warm-up of each; the ratio is the median tps of the ideal over the median
-# tps of the protected side (> 1: protected slower).  tasks is the
-# "Task Count" of EXPLAIN for the protected query under the same context.
+# extended protocols); both sides are planned for every statement.  Each
+# round runs the protected and the ideal script back to back (the order
+# swapped every round) after a warm-up of each; a round's ratio is the ideal's
+# tps over the protected's (> 1: protected slower), and the figure is the
+# median of the rounds' ratios: on a machine shared with other work, a pair
+# run together sees the same load.  tasks is the "Task Count" of EXPLAIN for
+# the protected query under the same context (the table also shows the
+# ideal's, and the worker connections opened per transaction on each side,
+# from pg_stat_database.sessions on the workers).
 # Prints a table, then one line per query:
 #   BENCH citus_<name> ratio_vs_ideal=<x> tasks=<shards queried>
 # Target (issue 13): ratio <= 1.10, tasks = 1 for the single-tenant queries.
 #
 # Environment: PG_BIN (a PostgreSQL 15 tree with Citus installed; default
 # /opt/pgcitus/usr/lib/postgresql/15/bin — ../shared/citus/build.sh installs
-# Citus), ROUNDS (default 3), SECONDS_PER_RUN (default 5), WARMUP_SECONDS
+# Citus), ROUNDS (default 5), SECONDS_PER_RUN (default 4), WARMUP_SECONDS
 # (default 2), CLIENTS (default 2), QUERIES (some of "point tenant_page
 # tenant_agg cross_tenant"), KEEP=1 to leave the cluster running (its folder
 # is printed; stop it with test/citus/cluster.sh clean DIR).
@@ -50,8 +54,8 @@ export CITUS_DB=bench
 # shellcheck source=../test/citus/cluster.sh
 . "$HERE/../test/citus/cluster.sh"
 
-ROUNDS=${ROUNDS:-3}
-SECS=${SECONDS_PER_RUN:-5}
+ROUNDS=${ROUNDS:-5}
+SECS=${SECONDS_PER_RUN:-4}
 WARMUP=${WARMUP_SECONDS:-2}
 CLIENTS=${CLIENTS:-2}
 QUERIES=${QUERIES:-point tenant_page tenant_agg cross_tenant}
@@ -183,17 +187,28 @@ done
 write_script() { # write_script FILE VARS CONTEXT QUERY
     printf '%s\nBEGIN;\n%s\n%s\nCOMMIT;\n' "$2" "$3" "$4" >"$1"
 }
-run_pgbench() { # run_pgbench SCRIPT SECONDS -> tps
-    local out
+sessions() { # connections the workers have accepted so far
+    local port s=0
+    for port in "$W1_PORT" "$W2_PORT"; do
+        s=$((s + $(citus_psql "$port" -d "$CITUS_DB" -At -c "SELECT sessions FROM pg_stat_database WHERE datname = current_database()")))
+    done
+    echo "$s"
+}
+run_pgbench() { # run_pgbench SCRIPT SECONDS -> "tps transactions new-worker-connections"
+    local out s0 s1
+    s0=$(sessions)
     out=$("$PG_BIN/pgbench" -n -M simple -c "$CLIENTS" -j 1 -T "$2" \
           -h 127.0.0.1 -p "$COORD_PORT" -U bench_app -f "$1" "$CITUS_DB" 2>&1) \
         || { echo "$out" >&2; die "pgbench failed ($1)"; }
-    echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    s1=$(sessions)
+    echo "$(echo "$out" | sed -n 's/^tps = \([0-9.]*\) .*/\1/p')" \
+         "$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')" \
+         "$((s1 - s0))"
 }
 median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-printf '\n%-13s %10s %10s %8s %6s %6s   %s\n' query "protected" "ideal" "ratio" "tasks" "tasks" "ratio per round"
-printf '%-13s %10s %10s %8s %6s %6s\n' "" "(tps)" "(tps)" "" "(prot)" "(ideal)"
+printf '\n%-13s %9s %9s %6s %6s %6s %7s %7s   %s\n' query "protected" "ideal" "ratio" "tasks" "tasks" "conn/tx" "conn/tx" "ratio per round"
+printf '%-13s %9s %9s %6s %6s %6s %7s %7s\n' "" "(tps)" "(tps)" "" "(prot)" "(ideal)" "(prot)" "(ideal)"
 LINES=()
 for name in $QUERIES; do
     write_script "$W/$name.prot.sql" "${VARS[$name]}" "${CTX[$name]}" "${PROT[$name]}"
@@ -202,7 +217,7 @@ for name in $QUERIES; do
     ti=$(tasks "SELECT 1" "$(fixed <<<"${IDEAL[$name]}")")
     run_pgbench "$W/$name.prot.sql" "$WARMUP" >/dev/null
     run_pgbench "$W/$name.ideal.sql" "$WARMUP" >/dev/null
-    : >"$W/$name.p"; : >"$W/$name.i"; per=""
+    : >"$W/$name.p"; : >"$W/$name.i"; : >"$W/$name.r"; per=""
     for r in $(seq "$ROUNDS"); do
         if [ $((r % 2)) -eq 1 ]; then
             a=$(run_pgbench "$W/$name.prot.sql" "$SECS"); b=$(run_pgbench "$W/$name.ideal.sql" "$SECS")
@@ -210,11 +225,14 @@ for name in $QUERIES; do
             b=$(run_pgbench "$W/$name.ideal.sql" "$SECS"); a=$(run_pgbench "$W/$name.prot.sql" "$SECS")
         fi
         echo "$a" >>"$W/$name.p"; echo "$b" >>"$W/$name.i"
-        per+=" $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')"
+        x=$(awk -v a="${a%% *}" -v b="${b%% *}" 'BEGIN { printf "%.2f", b / a }')
+        echo "$x" >>"$W/$name.r"; per+=" $x"
     done
-    p=$(median <"$W/$name.p"); i=$(median <"$W/$name.i")
-    ratio=$(awk -v a="$p" -v b="$i" 'BEGIN { printf "%.2f", b / a }')
-    printf '%-13s %10.1f %10.1f %8s %6s %6s  %s\n' "$name" "$p" "$i" "$ratio" "$tp" "$ti" "$per"
+    p=$(awk '{ print $1 }' "$W/$name.p" | median); i=$(awk '{ print $1 }' "$W/$name.i" | median)
+    cp=$(awk '{ t += $2; s += $3 } END { printf "%.2f", s / t }' "$W/$name.p")
+    ci=$(awk '{ t += $2; s += $3 } END { printf "%.2f", s / t }' "$W/$name.i")
+    ratio=$(median <"$W/$name.r"); ratio=$(printf '%.2f' "$ratio")
+    printf '%-13s %9.1f %9.1f %6s %6s %6s %7s %7s  %s\n' "$name" "$p" "$i" "$ratio" "$tp" "$ti" "$cp" "$ci" "$per"
     LINES+=("BENCH citus_$name ratio_vs_ideal=$ratio tasks=$tp")
 done
 echo
