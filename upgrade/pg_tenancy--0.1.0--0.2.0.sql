@@ -1638,7 +1638,7 @@ BEGIN
     -- is created before its table's name exists on a worker (distributing a
     -- protected table, a new partition): the table is named there, as text
     -- cast when the policy runs, resolving to the table on that node.  (A
-    -- protected Citus table renamed needs protect() again: see README.)
+    -- protected Citus table renamed needs protect() again: docs/citus.md.)
     IF current_setting('citus.propagate_set_commands', true) IS NOT NULL THEN
         tbl := format('CAST(CAST(%L AS pg_catalog.text) AS pg_catalog.regclass)', rel::text);
     END IF;
