@@ -1755,3 +1755,719 @@ COMMENT ON FUNCTION tenancy.citus_setup() IS
 REVOKE EXECUTE ON FUNCTION tenancy._hierarchy_changed() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION tenancy._citus_run(text, integer, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION tenancy.citus_setup() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- issue 13: protect() on Citus tables
+--
+-- protect()/unprotect() turn citus.enable_unsafe_triggers on for their own
+-- triggers; the triggers find the protection of a shard's table
+-- (_citus_shard); on a worker (read-only hierarchy) a row's shares are not
+-- forgotten but the write refused (2BP01), unless the coordinator holds a
+-- placement of the shard and forgets them there; TRUNCATE of a Citus table
+-- forgets its shares on the coordinator before Citus empties the shards;
+-- the policies name their table as text cast at run time when Citus is
+-- loaded (a shard is created before its table's name exists on a worker);
+-- share() reads a row the application wrote in the same transaction as the
+-- application (citus.c), and a deferred trigger on tenancy.shares checks
+-- at commit that a share made in the transaction still names the row it
+-- was made for.  Functions in the order of src/sql.
+-- ---------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION tenancy._citus_shard(rel oid, OUT relid oid, OUT shard bigint)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    logical oid;
+    name text[];
+BEGIN
+    relid := rel;
+    IF to_regclass('pg_catalog.pg_dist_shard') IS NULL
+       OR EXISTS (SELECT 1 FROM tenancy.protected_tables p WHERE p.relid = rel) THEN
+        RETURN;
+    END IF;
+    -- Not from pg_class: Citus hides shards from queries on it in client
+    -- sessions (a reference table's placement on the coordinator fires its
+    -- triggers in the client's session).  The name as regclass prints it,
+    -- schema-qualified under this search_path.
+    name := parse_ident(rel::regclass::text);
+    shard := substring(name[cardinality(name)] FROM '_([0-9]{1,18})$')::bigint;
+    IF shard IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE 'SELECT s.logicalrelid::oid FROM pg_catalog.pg_dist_shard s WHERE s.shardid = $1'
+        INTO logical USING shard;
+    IF logical IS NULL OR logical = rel
+       OR (parse_ident(logical::regclass::text))[1] IS DISTINCT FROM name[1] THEN
+        shard := NULL;
+        RETURN;
+    END IF;
+    relid := logical;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._hierarchy_writable() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grp integer;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN true;
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
+    RETURN coalesce(grp, 0) = 0;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._shard_on_coordinator(shard bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF shard IS NULL OR to_regclass('pg_catalog.pg_dist_placement') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_placement p
+                            WHERE p.shardid = $1 AND p.groupid = 0)'
+        INTO found USING shard;
+    RETURN found;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._citus_allow_triggers() RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was text;
+BEGIN
+    IF current_setting('citus.propagate_set_commands', true) IS NULL THEN
+        RETURN NULL;
+    END IF;
+    was := coalesce(current_setting('citus.enable_unsafe_triggers', true), 'off');
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    RETURN was;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._apply_protection(rel regclass, tenant_column name,
+                                          resource_type text,
+                                          owner_column name DEFAULT NULL,
+                                          id_column name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+    cond text;
+    perm text;
+    id_type text;
+    tbl text := format('%L::pg_catalog.regclass', rel::oid);
+BEGIN
+    IF id_column IS NOT NULL THEN
+        SELECT format_type(a.atttypid, NULL) INTO id_type
+        FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = id_column;
+    END IF;
+    -- With Citus, the policy is copied to each shard as text, and a shard
+    -- is created before its table's name exists on a worker (distributing a
+    -- protected table, a new partition): the table is named there, as text
+    -- cast when the policy runs, resolving to the table on that node.  (A
+    -- protected Citus table renamed needs protect() again: docs/citus.md.)
+    IF current_setting('citus.propagate_set_commands', true) IS NOT NULL THEN
+        tbl := format('CAST(CAST(%L AS pg_catalog.text) AS pg_catalog.regclass)', rel::text);
+    END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', rel);
+    FOR p IN
+        SELECT * FROM (VALUES
+            ('tenancy_select', 'SELECT', 'visible_tenants',  'read',   true,  false),
+            ('tenancy_insert', 'INSERT', 'writable_tenants', 'create', false, true),
+            ('tenancy_update', 'UPDATE', 'writable_tenants', 'update', true,  true),
+            ('tenancy_delete', 'DELETE', 'writable_tenants', 'delete', true,  false))
+            AS v(name, command, fn, action, has_using, has_check)
+    LOOP
+        perm := resource_type || ':' || p.action;
+        cond := format('%I OPERATOR(pg_catalog.=) ANY (tenancy.%s(%L::text))',
+                       tenant_column, p.fn, perm);
+        -- Creating a row needs the tenant-wide permission; the rest may also
+        -- come from owning the row or from a share of it.
+        IF p.command <> 'INSERT' AND owner_column IS NOT NULL THEN
+            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) tenancy.current_user_id()'
+                                   ' AND %I OPERATOR(pg_catalog.=) ANY (tenancy.role_tenants()))',
+                                   owner_column, tenant_column);
+        END IF;
+        IF p.command <> 'INSERT' AND id_column IS NOT NULL THEN
+            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s, %s))'
+                                   ' AND tenancy.is_shared(%I, %I, %L::text, %s))',
+                                   id_column, perm, id_type, tbl,
+                                   tenant_column, id_column, perm, tbl);
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname = p.name) THEN
+            EXECUTE format('DROP POLICY %I ON %s', p.name, rel);
+        END IF;
+        EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR %s TO PUBLIC%s%s',
+                       p.name, rel, p.command,
+                       CASE WHEN p.has_using THEN format(' USING (%s)', cond) ELSE '' END,
+                       CASE WHEN p.has_check THEN format(' WITH CHECK (%s)', cond) ELSE '' END);
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._add_resource_triggers(tbl regclass) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(tbl);
+    was text;
+BEGIN
+    IF rec.relid IS NULL THEN
+        RAISE EXCEPTION 'table % is not protected', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- On a Citus table: the triggers go to every shard (see _citus_shard).
+    was := tenancy._citus_allow_triggers();
+    -- The update triggers fire only for the rows whose columns that matter
+    -- change: an ordinary UPDATE pays nothing for them.
+    IF rec.root IS NULL AND rec.id_column IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
+        EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER DELETE ON %s'
+                       ' FOR EACH ROW EXECUTE FUNCTION tenancy._forget_shares()', tbl);
+        EXECUTE format('CREATE TRIGGER tenancy_forget_shares_update AFTER UPDATE ON %s FOR EACH ROW'
+                       ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
+                       ' EXECUTE FUNCTION tenancy._forget_shares()',
+                       tbl, rec.id_column, rec.tenant_column);
+    END IF;
+    IF rec.root IS NULL AND rec.owner_column IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_guard_update') THEN
+        EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s FOR EACH ROW'
+                       ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
+                       ' EXECUTE FUNCTION tenancy._guard_resource_update()',
+                       tbl, rec.owner_column, rec.tenant_column);
+    END IF;
+    IF rec.id_column IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares_truncate') THEN
+        EXECUTE format('CREATE TRIGGER tenancy_forget_shares_truncate AFTER TRUNCATE ON %s'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION tenancy._forget_shares()', tbl);
+    END IF;
+    IF was IS NOT NULL THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', was, true);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._guard_resource_update() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+    me uuid := tenancy.current_user_id();
+    old_owner uuid;
+    new_owner uuid;
+    old_tenant uuid;
+    new_tenant uuid;
+BEGIN
+    IF me IS NULL THEN
+        RETURN NEW;
+    END IF;
+    -- On a Citus shard, the protection of its table (_citus_shard).
+    SELECT * INTO rec FROM tenancy.protected_tables
+    WHERE relid = (tenancy._citus_shard(TG_RELID)).relid;
+    IF NOT FOUND OR rec.owner_column IS NULL THEN
+        RETURN NEW;
+    END IF;
+    EXECUTE format('SELECT ($1).%I, ($2).%I, ($1).%I, ($2).%I',
+                   rec.owner_column, rec.owner_column, rec.tenant_column, rec.tenant_column)
+        INTO old_owner, new_owner, old_tenant, new_tenant USING OLD, NEW;
+    IF new_owner IS DISTINCT FROM old_owner AND old_owner IS DISTINCT FROM me
+       AND NOT tenancy.has_permission(old_tenant, rec.resource_type || ':update') THEN
+        RAISE EXCEPTION 'permission denied to change the owner of a row of %', rec.relid
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Taking a row from its owner needs "%s:update" on its tenant.', rec.resource_type);
+    END IF;
+    IF new_tenant IS DISTINCT FROM old_tenant
+       AND NOT tenancy.has_permission(new_tenant, rec.resource_type || ':create') THEN
+        RAISE EXCEPTION 'permission denied to move a row of % into another tenant', rec.relid
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Moving a row into a tenant needs "%s:create" there.', rec.resource_type);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._is_citus_table(rel oid) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+        INTO found USING rel;
+    RETURN found;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._shared_rows_in(root regclass, rel regclass) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(root);
+    tenants uuid[];
+    ids text[];
+    present text[];
+BEGIN
+    SELECT array_agg(DISTINCT s.tenant_id), array_agg(DISTINCT s.resource_id)
+    INTO tenants, ids
+    FROM tenancy.shares s WHERE s.relid = root;
+    IF tenants IS NULL OR rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN '{}';
+    END IF;
+    EXECUTE format('SELECT array_agg(r.%I::text || ''/'' || r.%I::text) FROM %s r
+                    WHERE r.%I = ANY ($1) AND r.%I::text = ANY ($2)',
+                   rec.tenant_column, rec.id_column, rel, rec.tenant_column, rec.id_column)
+        INTO present USING tenants, ids;
+    RETURN coalesce(present, '{}');
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._forget_missing_shares(root regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(root);
+BEGIN
+    IF rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN;
+    END IF;
+    -- Citus plans no DELETE of a local table joined to one of its tables:
+    -- the rows of the shares, looked up in the table (tenancy._shared_rows_in).
+    IF tenancy._is_citus_table(rec.relid) THEN
+        DELETE FROM tenancy.shares s
+        WHERE s.relid = rec.relid
+          AND (s.tenant_id::text || '/' || s.resource_id)
+              <> ALL (tenancy._shared_rows_in(rec.relid, rec.relid));
+        RETURN;
+    END IF;
+    EXECUTE format('DELETE FROM tenancy.shares s WHERE s.relid = $1
+                      AND NOT EXISTS (SELECT 1 FROM %s r
+                                      WHERE r.%I::text = s.resource_id AND r.%I = s.tenant_id)',
+                   rec.relid, rec.id_column, rec.tenant_column)
+    USING rec.relid;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._forget_shares() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+    sh record := tenancy._citus_shard(TG_RELID);
+    old_id text;
+    old_tenant uuid;
+BEGIN
+    rec := tenancy._protection_checked(sh.relid);
+    IF rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- On a Citus worker the shares are a read-only copy: a row that is
+    -- still shared (as far as the coordinator has committed) stays, unless
+    -- the coordinator holds a placement of this shard too and forgets the
+    -- shares there, in the same distributed transaction.  Fails closed.
+    IF TG_OP = 'TRUNCATE' AND sh.shard IS NOT NULL THEN
+        -- A shard is emptied by Citus's own TRUNCATE trigger on the table,
+        -- which fires after this one (by name) on the node the TRUNCATE ran
+        -- on: that node forgot the shares (coordinator) or refused (worker).
+        RETURN NULL;
+    END IF;
+    IF NOT tenancy._hierarchy_writable() THEN
+        IF tenancy._shard_on_coordinator(sh.shard) THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'TRUNCATE' THEN
+            IF EXISTS (SELECT 1 FROM tenancy.shares s WHERE s.relid = coalesce(rec.root, rec.relid)) THEN
+                RAISE EXCEPTION 'cannot truncate table % while rows of it are shared', rec.relid
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = 'On a Citus worker pg_tenancy cannot forget the shares with the rows: the hierarchy there is a read-only copy of the coordinator''s.',
+                          HINT = 'Call tenancy.unshare() for each share of the table first, or truncate through the coordinator.';
+            END IF;
+            RETURN NULL;
+        END IF;
+        EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
+            INTO old_id, old_tenant USING OLD;
+        IF EXISTS (SELECT 1 FROM tenancy.shares s
+                   WHERE s.relid = coalesce(rec.root, rec.relid)
+                     AND s.resource_id = old_id AND s.tenant_id = old_tenant) THEN
+            RAISE EXCEPTION 'cannot % a row of % while it is shared', CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'change the id or tenant of' END, rec.relid
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('The row''s shares would outlive it: on a Citus worker pg_tenancy cannot forget them with it (%s %s of tenant %s).', rec.resource_type, old_id, old_tenant),
+                      HINT = 'Call tenancy.unshare() for each of its shares first.';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        -- On the coordinator, TRUNCATE of a Citus table fires here, on the
+        -- table (not a shard), before Citus's own trigger empties the
+        -- shards: the shares of the rows it holds go now.
+        IF sh.shard IS NULL AND tenancy._is_citus_table(rec.relid) THEN
+            DELETE FROM tenancy.shares s
+            WHERE s.relid = coalesce(rec.root, rec.relid)
+              AND (s.tenant_id::text || '/' || s.resource_id)
+                  = ANY (tenancy._shared_rows_in(coalesce(rec.root, rec.relid), rec.relid));
+        END IF;
+        PERFORM tenancy._forget_missing_shares(coalesce(rec.root, rec.relid));
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
+        INTO old_id, old_tenant USING OLD;
+    DELETE FROM tenancy.shares
+    WHERE relid = coalesce(rec.root, rec.relid)
+      AND resource_id = old_id AND tenant_id = old_tenant;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.unprotect(tbl regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables;
+    part regclass;
+    pol name;
+    was text;
+BEGIN
+    PERFORM tenancy._not_null(tbl, 'table');
+    SELECT * INTO rec FROM tenancy.protected_tables WHERE relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not protected', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    -- Partitions first, so that the table is forgotten last, with the
+    -- resource type it registered once nothing uses that type any more.
+    FOR part IN SELECT relid FROM tenancy.protected_tables WHERE root = tbl LOOP
+        PERFORM tenancy.unprotect(part);
+    END LOOP;
+    FOR pol IN
+        SELECT polname FROM pg_policy
+        WHERE polrelid = tbl
+          AND polname IN ('tenancy_select', 'tenancy_insert', 'tenancy_update', 'tenancy_delete')
+    LOOP
+        EXECUTE format('DROP POLICY %I ON %s', pol, tbl);
+    END LOOP;
+    -- The share triggers: only the ones protect() made on this very table
+    -- (a partition's clone of its parent's row trigger goes with the parent's).
+    was := tenancy._citus_allow_triggers();
+    FOR pol IN
+        SELECT tgname FROM pg_trigger
+        WHERE tgrelid = tbl AND tgparentid = 0
+          AND tgname IN ('tenancy_forget_shares', 'tenancy_forget_shares_update',
+                         'tenancy_forget_shares_truncate', 'tenancy_guard_update')
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', pol, tbl);
+    END LOOP;
+    IF was IS NOT NULL THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', was, true);
+    END IF;
+    IF NOT rec.rls_was_forced THEN
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+    END IF;
+    IF NOT rec.rls_was_enabled THEN
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+    END IF;
+    PERFORM tenancy._forget_protection(tbl);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._protect_new_partitions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+    stack text;
+BEGIN
+    -- protect(), unprotect() and this function run ALTER TABLE themselves;
+    -- the partitions they are busy with are theirs to finish.
+    GET DIAGNOSTICS stack = PG_CONTEXT;
+    IF position('tenancy._apply_protection(' IN stack) > 0
+       OR position('tenancy.unprotect(' IN stack) > 0 THEN
+        RETURN;
+    END IF;
+    FOR r IN
+        SELECT t.relid AS part, p.relid AS root, p.tenant_column, p.resource_type,
+               p.owner_column, p.id_column
+        FROM tenancy.protected_tables p
+        CROSS JOIN LATERAL pg_partition_tree(p.relid) t
+        WHERE p.root IS NULL
+          AND t.relid <> p.relid
+          AND NOT EXISTS (SELECT 1 FROM tenancy.protected_tables q WHERE q.relid = t.relid)
+    LOOP
+        PERFORM tenancy._protect_partition(r.part, r.root, r.tenant_column, r.resource_type,
+                                           r.owner_column, r.id_column);
+        -- Citus distributes a new partition of a distributed table after
+        -- this (triggers and all): it must accept the triggers then too.
+        IF r.id_column IS NOT NULL THEN
+            PERFORM tenancy._citus_allow_triggers();
+        END IF;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._read_as_session_role(query text, a text, b uuid) RETURNS text[]
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'tenancy_read_as_session_role';
+
+CREATE OR REPLACE FUNCTION tenancy._resource(resource_type text, resource_id text,
+                                  OUT tenant_id uuid, OUT owner_id uuid, OUT id text,
+                                  OUT rel regclass)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    rec tenancy.protected_tables;
+    id_type text;
+    n bigint;
+    query text;
+    got text[];
+BEGIN
+    SELECT p.relid INTO rel FROM tenancy.protected_tables p
+    WHERE p.resource_type = resource_type AND p.root IS NULL AND p.id_column IS NOT NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'resource type "%" has no protected table with an id column', resource_type
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Protect the table with tenancy.protect(..., id_column => ''id'').';
+    END IF;
+    -- Built-in types only (see _is_id_type): nothing of the table's owner
+    -- runs here.
+    rec := tenancy._protection_checked(rel);
+    SELECT format_type(a.atttypid, a.atttypmod) INTO id_type
+    FROM pg_attribute a WHERE a.attrelid = rec.relid AND a.attname = rec.id_column;
+    query := format('SELECT %I, %s, %I::text, count(*) OVER () FROM %s
+                     WHERE %I = CAST($1 AS %s) AND ($2 IS NULL OR %I = $2) LIMIT 1',
+                    rec.tenant_column,
+                    coalesce(quote_ident(rec.owner_column), 'NULL::uuid'),
+                    rec.id_column, rec.relid, rec.id_column, id_type, rec.tenant_column);
+    BEGIN
+        BEGIN
+            EXECUTE query INTO tenant_id, owner_id, id, n
+                USING resource_id, tenancy.current_tenant_id();
+        EXCEPTION WHEN active_sql_transaction THEN
+            -- Citus: the application wrote the row's shard earlier in this
+            -- transaction over its own connection, which alone sees that
+            -- write.  Read as the application then, under its context
+            -- (citus.c); without Citus this never happens.
+            IF current_setting('citus.propagate_set_commands', true) IS NULL THEN
+                RAISE;
+            END IF;
+            got := tenancy._read_as_session_role(query, resource_id, tenancy.current_tenant_id());
+            tenant_id := got[1]::uuid;
+            owner_id := got[2]::uuid;
+            id := got[3];
+            n := got[4]::bigint;
+        END;
+    EXCEPTION WHEN data_exception THEN
+        -- Not even a valid id: no such resource.
+        n := 0;
+    END;
+    IF n IS DISTINCT FROM 1 THEN
+        tenant_id := NULL;
+        owner_id := NULL;
+        id := NULL;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._row_fingerprint(rel regclass, tenant uuid, id text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(rel);
+    id_type text;
+    query text;
+    got text[];
+    fp text;
+BEGIN
+    IF rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO id_type
+    FROM pg_attribute a WHERE a.attrelid = rec.relid AND a.attname = rec.id_column;
+    query := format('SELECT ctid::text FROM %s WHERE %I = CAST($1 AS %s) AND %I = $2',
+                    rec.relid, rec.id_column, id_type, rec.tenant_column);
+    BEGIN
+        EXECUTE query INTO fp USING id, tenant;
+    EXCEPTION WHEN active_sql_transaction THEN
+        IF current_setting('citus.propagate_set_commands', true) IS NULL THEN
+            RAISE;
+        END IF;
+        got := tenancy._read_as_session_role(query, id, tenant);
+        fp := got[1];
+    END;
+    RETURN fp;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._note_pending_share(key text, fingerprint text) RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'tenancy_note_pending_share';
+
+CREATE OR REPLACE FUNCTION tenancy._pending_share(key text) RETURNS text
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'tenancy_pending_share';
+
+CREATE FUNCTION tenancy._check_share_row() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was text := tenancy._pending_share(NEW.id::text);
+    now text;
+BEGIN
+    -- Not made by share() in this transaction, or unshared since.
+    IF was IS NULL OR NOT EXISTS (SELECT 1 FROM tenancy.shares s WHERE s.id = NEW.id) THEN
+        RETURN NULL;
+    END IF;
+    now := tenancy._row_fingerprint(NEW.relid, NEW.tenant_id, NEW.resource_id);
+    IF now IS NULL THEN
+        DELETE FROM tenancy.shares s WHERE s.id = NEW.id;
+    ELSIF now IS DISTINCT FROM was THEN
+        RAISE EXCEPTION 'a row of % shared in this transaction was changed or replaced later in it', NEW.relid
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('On a Citus table pg_tenancy cannot tell the row shared (%s %s) from another one with its id.', NEW.resource_type, NEW.resource_id),
+                  HINT = 'Share a row after changing it, or in a transaction of its own.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy._check_share_row() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was text := tenancy._pending_share(NEW.id::text);
+    now text;
+BEGIN
+    -- Not made by share() in this transaction, or unshared since.
+    IF was IS NULL OR NOT EXISTS (SELECT 1 FROM tenancy.shares s WHERE s.id = NEW.id) THEN
+        RETURN NULL;
+    END IF;
+    now := tenancy._row_fingerprint(NEW.relid, NEW.tenant_id, NEW.resource_id);
+    IF now IS NULL THEN
+        DELETE FROM tenancy.shares s WHERE s.id = NEW.id;
+    ELSIF now IS DISTINCT FROM was THEN
+        RAISE EXCEPTION 'a row of % shared in this transaction was changed or replaced later in it', NEW.relid
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('On a Citus table pg_tenancy cannot tell the row shared (%s %s) from another one with its id.', NEW.resource_type, NEW.resource_id),
+                  HINT = 'Share a row after changing it, or in a transaction of its own.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION tenancy.share(resource_type text, resource_id text, actions text[],
+                              to_user uuid DEFAULT NULL, to_team uuid DEFAULT NULL)
+RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    sharer uuid := tenancy._acting_user();
+    acts text[];
+    a text;
+    t tenancy.tenants;
+    target record;
+    share_id uuid;
+BEGIN
+    PERFORM tenancy._not_null(resource_type, 'resource type');
+    PERFORM tenancy._not_null(resource_id, 'resource id');
+    PERFORM tenancy._not_null(actions, 'actions');
+    PERFORM tenancy._check_recipient(to_user, to_team);
+    SELECT array_agg(DISTINCT x ORDER BY x) INTO acts FROM unnest(actions) x;
+    IF acts IS NULL OR array_position(acts, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'a share needs at least one action, and no null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOREACH a IN ARRAY acts LOOP
+        IF a = '*' OR NOT EXISTS (SELECT 1 FROM tenancy.actions WHERE name = a) THEN
+            RAISE EXCEPTION 'action "%" is not registered', a
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Shares name registered actions; "*" is not one.';
+        END IF;
+    END LOOP;
+    IF to_user = sharer THEN
+        RAISE EXCEPTION 'cannot share a resource with oneself'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    target := tenancy._check_may_share(sharer, resource_type, resource_id, acts);
+    t := tenancy._tenant(target.tenant_id);
+    IF to_user IS NOT NULL THEN
+        -- Not _require_member(): its message names the user's e-mail, which
+        -- the sharer, who may name any user id, is not to learn.
+        IF NOT EXISTS (SELECT 1 FROM tenancy.memberships m
+                       WHERE m.org_id = t.org_id AND m.user_id = to_user) THEN
+            RAISE EXCEPTION 'the user to share with is not a member of the resource''s organization'
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM tenancy.teams WHERE id = to_team AND org_id = t.org_id) THEN
+        RAISE EXCEPTION 'team "%" is not a team of the resource''s organization', to_team
+            USING ERRCODE = 'foreign_key_violation';
+    ELSIF EXISTS (SELECT 1 FROM tenancy.team_members tm WHERE tm.team_id = to_team AND tm.user_id = sharer) THEN
+        RAISE EXCEPTION 'cannot share a resource with a team one belongs to'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Nobody shares with themselves, also not through a team.';
+    END IF;
+
+    -- A new share replaces the old one.
+    INSERT INTO tenancy.shares AS s
+        (org_id, tenant_id, resource_type, relid, resource_id, user_id, team_id, actions, shared_by)
+    VALUES (t.org_id, t.id, resource_type, target.rel, target.id, to_user, to_team, acts, sharer)
+    ON CONFLICT ON CONSTRAINT shares_key DO UPDATE
+        SET actions = EXCLUDED.actions, shared_by = EXCLUDED.shared_by,
+            created_at = pg_catalog.now()
+    RETURNING s.id INTO share_id;
+    IF current_setting('citus.propagate_set_commands', true) IS NOT NULL
+       AND tenancy._is_citus_table(target.rel) THEN
+        PERFORM tenancy._note_pending_share(
+            share_id::text, coalesce(tenancy._row_fingerprint(target.rel, t.id, target.id), ''));
+    END IF;
+    RETURN share_id;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER shares_row_check AFTER INSERT OR UPDATE ON tenancy.shares
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (pg_catalog.current_setting('citus.propagate_set_commands', true) IS NOT NULL)
+    EXECUTE FUNCTION tenancy._check_share_row();
+
+-- Internal helpers, not for PUBLIC (90_privileges.sql); _citus_shard and
+-- _citus_allow_triggers are, for the update guard and unprotect().
+REVOKE EXECUTE ON FUNCTION tenancy._hierarchy_writable() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._shard_on_coordinator(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._is_citus_table(oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._shared_rows_in(regclass, regclass) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._read_as_session_role(text, text, uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._row_fingerprint(regclass, uuid, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._note_pending_share(text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._pending_share(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._check_share_row() FROM PUBLIC;
+-- end of issue 13: protect() on Citus tables

@@ -65,6 +65,114 @@ BEGIN
 END
 $$;
 
+-- ---------------------------------------------------------------------------
+-- Citus (issue 13).  On a distributed or reference table, row and TRUNCATE
+-- triggers fire on each shard (a relation named <table>_<shardid>, on the
+-- node that holds it) with TG_RELID the shard's oid; the protection is
+-- recorded under the distributed table.  And on a worker, tenancy.* is a
+-- read-only copy of the coordinator's: a trigger there reads it but must
+-- not write tenancy.shares.  Nothing here depends on Citus being installed:
+-- its catalogs are reached by name, and only when they exist.
+-- ---------------------------------------------------------------------------
+
+-- The table a relation's triggers act for: the Citus table whose shard it
+-- is (and the shard's id), or the relation itself (shard NULL).  A shard is
+-- named <table>_<shardid> (a long name shortened before the suffix), in its
+-- table's schema.
+CREATE FUNCTION tenancy._citus_shard(rel oid, OUT relid oid, OUT shard bigint)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    logical oid;
+    name text[];
+BEGIN
+    relid := rel;
+    IF to_regclass('pg_catalog.pg_dist_shard') IS NULL
+       OR EXISTS (SELECT 1 FROM tenancy.protected_tables p WHERE p.relid = rel) THEN
+        RETURN;
+    END IF;
+    -- Not from pg_class: Citus hides shards from queries on it in client
+    -- sessions (a reference table's placement on the coordinator fires its
+    -- triggers in the client's session).  The name as regclass prints it,
+    -- schema-qualified under this search_path.
+    name := parse_ident(rel::regclass::text);
+    shard := substring(name[cardinality(name)] FROM '_([0-9]{1,18})$')::bigint;
+    IF shard IS NULL THEN
+        RETURN;
+    END IF;
+    EXECUTE 'SELECT s.logicalrelid::oid FROM pg_catalog.pg_dist_shard s WHERE s.shardid = $1'
+        INTO logical USING shard;
+    IF logical IS NULL OR logical = rel
+       OR (parse_ident(logical::regclass::text))[1] IS DISTINCT FROM name[1] THEN
+        shard := NULL;
+        RETURN;
+    END IF;
+    relid := logical;
+END
+$$;
+
+-- May pg_tenancy write the hierarchy (tenancy.shares) on this node?  Yes
+-- without Citus and on its coordinator (group 0); not on a worker.
+CREATE FUNCTION tenancy._hierarchy_writable() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grp integer;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN true;
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
+    RETURN coalesce(grp, 0) = 0;
+END
+$$;
+
+-- Has this shard a placement on the coordinator?  (A reference table's
+-- have, when the coordinator is in the metadata: a write reaches every
+-- placement in the same distributed transaction, and the coordinator's
+-- trigger does what the workers' cannot.)
+CREATE FUNCTION tenancy._shard_on_coordinator(shard bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF shard IS NULL OR to_regclass('pg_catalog.pg_dist_placement') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_placement p
+                            WHERE p.shardid = $1 AND p.groupid = 0)'
+        INTO found USING shard;
+    RETURN found;
+END
+$$;
+
+-- Citus refuses triggers on its tables unless citus.enable_unsafe_triggers
+-- (a user setting) is on; pg_tenancy's are safe: they read the hierarchy on
+-- the node they fire on and write nothing there but on the coordinator.
+-- Turns it on for the rest of the transaction when Citus is loaded, and
+-- returns what it was (NULL without Citus).
+CREATE FUNCTION tenancy._citus_allow_triggers() RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was text;
+BEGIN
+    IF current_setting('citus.propagate_set_commands', true) IS NULL THEN
+        RETURN NULL;
+    END IF;
+    was := coalesce(current_setting('citus.enable_unsafe_triggers', true), 'off');
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    RETURN was;
+END
+$$;
+
+
 -- The policies on one table, for one tenant column and resource type, and
 -- optionally its owner and id columns.  Every operator and function is
 -- schema-qualified: no search_path can change what a policy calls.
@@ -100,10 +208,19 @@ DECLARE
     cond text;
     perm text;
     id_type text;
+    tbl text := format('%L::pg_catalog.regclass', rel::oid);
 BEGIN
     IF id_column IS NOT NULL THEN
         SELECT format_type(a.atttypid, NULL) INTO id_type
         FROM pg_attribute a WHERE a.attrelid = rel AND a.attname = id_column;
+    END IF;
+    -- With Citus, the policy is copied to each shard as text, and a shard
+    -- is created before its table's name exists on a worker (distributing a
+    -- protected table, a new partition): the table is named there, as text
+    -- cast when the policy runs, resolving to the table on that node.  (A
+    -- protected Citus table renamed needs protect() again: docs/citus.md.)
+    IF current_setting('citus.propagate_set_commands', true) IS NOT NULL THEN
+        tbl := format('CAST(CAST(%L AS pg_catalog.text) AS pg_catalog.regclass)', rel::text);
     END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', rel);
     FOR p IN
@@ -125,10 +242,10 @@ BEGIN
                                    owner_column, tenant_column);
         END IF;
         IF p.command <> 'INSERT' AND id_column IS NOT NULL THEN
-            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s, %L::pg_catalog.regclass))'
-                                   ' AND tenancy.is_shared(%I, %I, %L::text, %L::pg_catalog.regclass))',
-                                   id_column, perm, id_type, rel::oid,
-                                   tenant_column, id_column, perm, rel::oid);
+            cond := cond || format(' OR (%I OPERATOR(pg_catalog.=) ANY (tenancy.shared_ids(%L::text, NULL::%s, %s))'
+                                   ' AND tenancy.is_shared(%I, %I, %L::text, %s))',
+                                   id_column, perm, id_type, tbl,
+                                   tenant_column, id_column, perm, tbl);
         END IF;
         IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname = p.name) THEN
             EXECUTE format('DROP POLICY %I ON %s', p.name, rel);
@@ -474,11 +591,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rec tenancy.protected_tables := tenancy._protection_checked(tbl);
+    was text;
 BEGIN
     IF rec.relid IS NULL THEN
         RAISE EXCEPTION 'table % is not protected', tbl
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    -- On a Citus table: the triggers go to every shard (see _citus_shard).
+    was := tenancy._citus_allow_triggers();
     -- The update triggers fire only for the rows whose columns that matter
     -- change: an ordinary UPDATE pays nothing for them.
     IF rec.root IS NULL AND rec.id_column IS NOT NULL
@@ -501,6 +621,9 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares_truncate') THEN
         EXECUTE format('CREATE TRIGGER tenancy_forget_shares_truncate AFTER TRUNCATE ON %s'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION tenancy._forget_shares()', tbl);
+    END IF;
+    IF was IS NOT NULL THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', was, true);
     END IF;
 END
 $$;
@@ -526,7 +649,9 @@ BEGIN
     IF me IS NULL THEN
         RETURN NEW;
     END IF;
-    SELECT * INTO rec FROM tenancy.protected_tables WHERE relid = TG_RELID;
+    -- On a Citus shard, the protection of its table (_citus_shard).
+    SELECT * INTO rec FROM tenancy.protected_tables
+    WHERE relid = (tenancy._citus_shard(TG_RELID)).relid;
     IF NOT FOUND OR rec.owner_column IS NULL THEN
         RETURN NEW;
     END IF;
@@ -535,13 +660,13 @@ BEGIN
         INTO old_owner, new_owner, old_tenant, new_tenant USING OLD, NEW;
     IF new_owner IS DISTINCT FROM old_owner AND old_owner IS DISTINCT FROM me
        AND NOT tenancy.has_permission(old_tenant, rec.resource_type || ':update') THEN
-        RAISE EXCEPTION 'permission denied to change the owner of a row of %', TG_RELID::regclass
+        RAISE EXCEPTION 'permission denied to change the owner of a row of %', rec.relid
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('Taking a row from its owner needs "%s:update" on its tenant.', rec.resource_type);
     END IF;
     IF new_tenant IS DISTINCT FROM old_tenant
        AND NOT tenancy.has_permission(new_tenant, rec.resource_type || ':create') THEN
-        RAISE EXCEPTION 'permission denied to move a row of % into another tenant', TG_RELID::regclass
+        RAISE EXCEPTION 'permission denied to move a row of % into another tenant', rec.relid
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('Moving a row into a tenant needs "%s:create" there.', rec.resource_type);
     END IF;
@@ -572,6 +697,50 @@ BEGIN
 END
 $$;
 
+-- Is rel a Citus table (distributed, reference, or a partition of one)?
+CREATE FUNCTION tenancy._is_citus_table(rel oid) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+        INTO found USING rel;
+    RETURN found;
+END
+$$;
+
+-- The shares made on the protected table root whose rows are in rel (root
+-- or one of its partitions), as 'tenant/id'.  Two steps, so that Citus can
+-- plan them: the shares' keys, then those of them that rel holds.
+CREATE FUNCTION tenancy._shared_rows_in(root regclass, rel regclass) RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(root);
+    tenants uuid[];
+    ids text[];
+    present text[];
+BEGIN
+    SELECT array_agg(DISTINCT s.tenant_id), array_agg(DISTINCT s.resource_id)
+    INTO tenants, ids
+    FROM tenancy.shares s WHERE s.relid = root;
+    IF tenants IS NULL OR rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN '{}';
+    END IF;
+    EXECUTE format('SELECT array_agg(r.%I::text || ''/'' || r.%I::text) FROM %s r
+                    WHERE r.%I = ANY ($1) AND r.%I::text = ANY ($2)',
+                   rec.tenant_column, rec.id_column, rel, rec.tenant_column, rec.id_column)
+        INTO present USING tenants, ids;
+    RETURN coalesce(present, '{}');
+END
+$$;
+
 -- Deletes the shares made on the protected table root whose rows are no
 -- longer in it (after a TRUNCATE, or a partition dropped).  Only
 -- for a table whose columns have safe types (see _protection_checked).
@@ -583,6 +752,15 @@ DECLARE
     rec tenancy.protected_tables := tenancy._protection_checked(root);
 BEGIN
     IF rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN;
+    END IF;
+    -- Citus plans no DELETE of a local table joined to one of its tables:
+    -- the rows of the shares, looked up in the table (tenancy._shared_rows_in).
+    IF tenancy._is_citus_table(rec.relid) THEN
+        DELETE FROM tenancy.shares s
+        WHERE s.relid = rec.relid
+          AND (s.tenant_id::text || '/' || s.resource_id)
+              <> ALL (tenancy._shared_rows_in(rec.relid, rec.relid));
         RETURN;
     END IF;
     EXECUTE format('DELETE FROM tenancy.shares s WHERE s.relid = $1
@@ -604,14 +782,59 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rec tenancy.protected_tables;
+    sh record := tenancy._citus_shard(TG_RELID);
     old_id text;
     old_tenant uuid;
 BEGIN
-    rec := tenancy._protection_checked(TG_RELID);
+    rec := tenancy._protection_checked(sh.relid);
     IF rec.relid IS NULL OR rec.id_column IS NULL THEN
         RETURN NULL;
     END IF;
+    -- On a Citus worker the shares are a read-only copy: a row that is
+    -- still shared (as far as the coordinator has committed) stays, unless
+    -- the coordinator holds a placement of this shard too and forgets the
+    -- shares there, in the same distributed transaction.  Fails closed.
+    IF TG_OP = 'TRUNCATE' AND sh.shard IS NOT NULL THEN
+        -- A shard is emptied by Citus's own TRUNCATE trigger on the table,
+        -- which fires after this one (by name) on the node the TRUNCATE ran
+        -- on: that node forgot the shares (coordinator) or refused (worker).
+        RETURN NULL;
+    END IF;
+    IF NOT tenancy._hierarchy_writable() THEN
+        IF tenancy._shard_on_coordinator(sh.shard) THEN
+            RETURN NULL;
+        END IF;
+        IF TG_OP = 'TRUNCATE' THEN
+            IF EXISTS (SELECT 1 FROM tenancy.shares s WHERE s.relid = coalesce(rec.root, rec.relid)) THEN
+                RAISE EXCEPTION 'cannot truncate table % while rows of it are shared', rec.relid
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = 'On a Citus worker pg_tenancy cannot forget the shares with the rows: the hierarchy there is a read-only copy of the coordinator''s.',
+                          HINT = 'Call tenancy.unshare() for each share of the table first, or truncate through the coordinator.';
+            END IF;
+            RETURN NULL;
+        END IF;
+        EXECUTE format('SELECT ($1).%I::text, ($1).%I', rec.id_column, rec.tenant_column)
+            INTO old_id, old_tenant USING OLD;
+        IF EXISTS (SELECT 1 FROM tenancy.shares s
+                   WHERE s.relid = coalesce(rec.root, rec.relid)
+                     AND s.resource_id = old_id AND s.tenant_id = old_tenant) THEN
+            RAISE EXCEPTION 'cannot % a row of % while it is shared', CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'change the id or tenant of' END, rec.relid
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('The row''s shares would outlive it: on a Citus worker pg_tenancy cannot forget them with it (%s %s of tenant %s).', rec.resource_type, old_id, old_tenant),
+                      HINT = 'Call tenancy.unshare() for each of its shares first.';
+        END IF;
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'TRUNCATE' THEN
+        -- On the coordinator, TRUNCATE of a Citus table fires here, on the
+        -- table (not a shard), before Citus's own trigger empties the
+        -- shards: the shares of the rows it holds go now.
+        IF sh.shard IS NULL AND tenancy._is_citus_table(rec.relid) THEN
+            DELETE FROM tenancy.shares s
+            WHERE s.relid = coalesce(rec.root, rec.relid)
+              AND (s.tenant_id::text || '/' || s.resource_id)
+                  = ANY (tenancy._shared_rows_in(coalesce(rec.root, rec.relid), rec.relid));
+        END IF;
         PERFORM tenancy._forget_missing_shares(coalesce(rec.root, rec.relid));
         RETURN NULL;
     END IF;
@@ -632,6 +855,7 @@ DECLARE
     rec tenancy.protected_tables;
     part regclass;
     pol name;
+    was text;
 BEGIN
     PERFORM tenancy._not_null(tbl, 'table');
     SELECT * INTO rec FROM tenancy.protected_tables WHERE relid = tbl;
@@ -653,6 +877,7 @@ BEGIN
     END LOOP;
     -- The share triggers: only the ones protect() made on this very table
     -- (a partition's clone of its parent's row trigger goes with the parent's).
+    was := tenancy._citus_allow_triggers();
     FOR pol IN
         SELECT tgname FROM pg_trigger
         WHERE tgrelid = tbl AND tgparentid = 0
@@ -661,6 +886,9 @@ BEGIN
     LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', pol, tbl);
     END LOOP;
+    IF was IS NOT NULL THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', was, true);
+    END IF;
     IF NOT rec.rls_was_forced THEN
         EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
     END IF;
@@ -703,6 +931,11 @@ BEGIN
     LOOP
         PERFORM tenancy._protect_partition(r.part, r.root, r.tenant_column, r.resource_type,
                                            r.owner_column, r.id_column);
+        -- Citus distributes a new partition of a distributed table after
+        -- this (triggers and all): it must accept the triggers then too.
+        IF r.id_column IS NOT NULL THEN
+            PERFORM tenancy._citus_allow_triggers();
+        END IF;
     END LOOP;
 END
 $$;

@@ -27,6 +27,8 @@ DECLARE
     rec tenancy.protected_tables;
     id_type text;
     n bigint;
+    query text;
+    got text[];
 BEGIN
     SELECT p.relid INTO rel FROM tenancy.protected_tables p
     WHERE p.resource_type = resource_type AND p.root IS NULL AND p.id_column IS NOT NULL;
@@ -40,13 +42,29 @@ BEGIN
     rec := tenancy._protection_checked(rel);
     SELECT format_type(a.atttypid, a.atttypmod) INTO id_type
     FROM pg_attribute a WHERE a.attrelid = rec.relid AND a.attname = rec.id_column;
+    query := format('SELECT %I, %s, %I::text, count(*) OVER () FROM %s
+                     WHERE %I = CAST($1 AS %s) AND ($2 IS NULL OR %I = $2) LIMIT 1',
+                    rec.tenant_column,
+                    coalesce(quote_ident(rec.owner_column), 'NULL::uuid'),
+                    rec.id_column, rec.relid, rec.id_column, id_type, rec.tenant_column);
     BEGIN
-        EXECUTE format('SELECT %I, %s, %I::text, count(*) OVER () FROM %s
-                        WHERE %I = CAST($1 AS %s) AND ($2 IS NULL OR %I = $2) LIMIT 1',
-                       rec.tenant_column,
-                       coalesce(quote_ident(rec.owner_column), 'NULL::uuid'),
-                       rec.id_column, rec.relid, rec.id_column, id_type, rec.tenant_column)
-            INTO tenant_id, owner_id, id, n USING resource_id, tenancy.current_tenant_id();
+        BEGIN
+            EXECUTE query INTO tenant_id, owner_id, id, n
+                USING resource_id, tenancy.current_tenant_id();
+        EXCEPTION WHEN active_sql_transaction THEN
+            -- Citus: the application wrote the row's shard earlier in this
+            -- transaction over its own connection, which alone sees that
+            -- write.  Read as the application then, under its context
+            -- (citus.c); without Citus this never happens.
+            IF current_setting('citus.propagate_set_commands', true) IS NULL THEN
+                RAISE;
+            END IF;
+            got := tenancy._read_as_session_role(query, resource_id, tenancy.current_tenant_id());
+            tenant_id := got[1]::uuid;
+            owner_id := got[2]::uuid;
+            id := got[3];
+            n := got[4]::bigint;
+        END;
     EXCEPTION WHEN data_exception THEN
         -- Not even a valid id: no such resource.
         n := 0;
@@ -58,6 +76,92 @@ BEGIN
     END IF;
 END
 $$;
+
+-- Runs a SELECT (parameters $1 text, $2 uuid) as the session's role and
+-- returns its first row as text (citus.c).  For _resource() on Citus.
+CREATE FUNCTION tenancy._read_as_session_role(query text, a text, b uuid) RETURNS text[]
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'tenancy_read_as_session_role';
+
+-- Shares and Citus: a worker does not see a share before the coordinator
+-- commits it, so within the transaction that made it, the row can go (or
+-- take a new id) without its share going too (_forget_shares).  share()
+-- notes what the row was (citus.c), and a deferred trigger looks at the row
+-- again at commit: gone, the share goes (as on a local table); changed or
+-- replaced (say, deleted and created again with the same id), the commit
+-- is refused — a share never passes to another row.
+
+-- The row of a protected table with this tenant and id, as it is now (its
+-- ctid, as text); NULL when there is none.  Read as _resource() reads.
+CREATE FUNCTION tenancy._row_fingerprint(rel regclass, tenant uuid, id text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    rec tenancy.protected_tables := tenancy._protection_checked(rel);
+    id_type text;
+    query text;
+    got text[];
+    fp text;
+BEGIN
+    IF rec.relid IS NULL OR rec.id_column IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO id_type
+    FROM pg_attribute a WHERE a.attrelid = rec.relid AND a.attname = rec.id_column;
+    query := format('SELECT ctid::text FROM %s WHERE %I = CAST($1 AS %s) AND %I = $2',
+                    rec.relid, rec.id_column, id_type, rec.tenant_column);
+    BEGIN
+        EXECUTE query INTO fp USING id, tenant;
+    EXCEPTION WHEN active_sql_transaction THEN
+        IF current_setting('citus.propagate_set_commands', true) IS NULL THEN
+            RAISE;
+        END IF;
+        got := tenancy._read_as_session_role(query, id, tenant);
+        fp := got[1];
+    END;
+    RETURN fp;
+END
+$$;
+
+CREATE FUNCTION tenancy._note_pending_share(key text, fingerprint text) RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'tenancy_note_pending_share';
+
+CREATE FUNCTION tenancy._pending_share(key text) RETURNS text
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'tenancy_pending_share';
+
+CREATE FUNCTION tenancy._check_share_row() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    was text := tenancy._pending_share(NEW.id::text);
+    now text;
+BEGIN
+    -- Not made by share() in this transaction, or unshared since.
+    IF was IS NULL OR NOT EXISTS (SELECT 1 FROM tenancy.shares s WHERE s.id = NEW.id) THEN
+        RETURN NULL;
+    END IF;
+    now := tenancy._row_fingerprint(NEW.relid, NEW.tenant_id, NEW.resource_id);
+    IF now IS NULL THEN
+        DELETE FROM tenancy.shares s WHERE s.id = NEW.id;
+    ELSIF now IS DISTINCT FROM was THEN
+        RAISE EXCEPTION 'a row of % shared in this transaction was changed or replaced later in it', NEW.relid
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('On a Citus table pg_tenancy cannot tell the row shared (%s %s) from another one with its id.', NEW.resource_type, NEW.resource_id),
+                  HINT = 'Share a row after changing it, or in a transaction of its own.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER shares_row_check AFTER INSERT OR UPDATE ON tenancy.shares
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (pg_catalog.current_setting('citus.propagate_set_commands', true) IS NOT NULL)
+    EXECUTE FUNCTION tenancy._check_share_row();
 
 -- The context user, who acts in share() and unshare().
 CREATE FUNCTION tenancy._acting_user() RETURNS uuid
@@ -184,6 +288,11 @@ BEGIN
         SET actions = EXCLUDED.actions, shared_by = EXCLUDED.shared_by,
             created_at = pg_catalog.now()
     RETURNING s.id INTO share_id;
+    IF current_setting('citus.propagate_set_commands', true) IS NOT NULL
+       AND tenancy._is_citus_table(target.rel) THEN
+        PERFORM tenancy._note_pending_share(
+            share_id::text, coalesce(tenancy._row_fingerprint(target.rel, t.id, target.id), ''));
+    END IF;
     RETURN share_id;
 END
 $$;

@@ -28,6 +28,9 @@ BEGIN
                                 -- clones them as its creator, who needs EXECUTE;
                                 -- attached elsewhere they act on nothing.
                                 '_forget_shares', '_guard_resource_update',
+                                -- Called by the update guard and unprotect(),
+                                -- which run as their caller (Citus).
+                                '_citus_shard', '_citus_allow_triggers',
                                 'protect', 'unprotect', '_record_protection',
                                 '_forget_protection', '_apply_protection',
                                 '_protect_partition', '_has_protection_policies',
