@@ -60,6 +60,16 @@ static int64 verified_epoch = 0;
 static bool epoch_bumped = false;
 static SubTransactionId bumped_in = InvalidSubTransactionId;
 
+/*
+ * This transaction changed which tables are protected.  It may have
+ * created the table's shells on the workers too, in Citus's own two-phase
+ * commit, which ends only after this node's commit: a worker cannot apply
+ * the row naming the table before that, and waiting for it would never end.
+ * Such a commit does not wait; the workers refuse to decide until they
+ * have applied it (seconds: the apply worker retries).
+ */
+static bool protection_changed = false;
+
 /* This node's part: unknown until asked in a transaction. */
 typedef enum NodeRole
 {
@@ -207,7 +217,11 @@ forward_epoch(void)
 	int64		epoch;
 	char		buf[32];
 
-	epoch = local_epoch();
+	/*
+	 * The workers see the coordinator's committed hierarchy only: not this
+	 * transaction's own change (one step of the version) before it commits.
+	 */
+	epoch = local_epoch() - (epoch_bumped ? 1 : 0);
 	if (epoch <= forwarded_epoch || epoch > PG_INT32_MAX)
 		return;
 	snprintf(buf, sizeof(buf), "%lld", (long long) epoch);
@@ -289,20 +303,35 @@ tenancy_hierarchy_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	NodeRole	role;
+	bool		per_row;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("tenancy._hierarchy_changed() must be called as a trigger")));
 	role = current_node_role();
+	per_row = TRIGGER_FIRED_FOR_ROW(trigdata->tg_event);
+
+	/*
+	 * On a worker, a row written (or a TRUNCATE) other than by the apply
+	 * worker: a statement that changes nothing (a clean-up of a dropped
+	 * table that had no shares, say) goes through.
+	 */
 	if (role == NODE_WORKER && !creating_extension &&
-		SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA &&
+		(per_row || TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot change the tenancy hierarchy on a Citus worker"),
 				 errdetail("Table %s is a copy of the coordinator's, kept by logical replication.",
 						   RelationGetRelationName(trigdata->tg_relation)),
 				 errhint("Manage the hierarchy on the coordinator.")));
+	if (!per_row && role == NODE_COORDINATOR &&
+		strcmp(RelationGetRelationName(trigdata->tg_relation), "protected_tables") == 0)
+		protection_changed = true;
+	if (per_row)
+		return PointerGetDatum(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+							   trigdata->tg_newtuple : trigdata->tg_trigtuple);
 	if (role == NODE_COORDINATOR && !epoch_bumped)
 	{
 		Oid			save_userid;
@@ -337,7 +366,7 @@ citus_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (epoch_bumped)
+			if (epoch_bumped && !protection_changed)
 				(void) set_config_option("synchronous_commit", "remote_apply",
 										 PGC_USERSET, PGC_S_SESSION,
 										 GUC_ACTION_LOCAL, true, 0, false);
@@ -346,6 +375,7 @@ citus_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PREPARE:
 			epoch_bumped = false;
+			protection_changed = false;
 			forwarded_epoch = 0;
 			forwarded_context_valid = false;
 			break;
@@ -356,20 +386,24 @@ citus_xact_callback(XactEvent event, void *arg)
 
 /*
  * A rolled back subtransaction takes the bump with it when it was made in
- * it or in one of its children (started later, while it was open); Citus
- * restores the workers' settings as they were at the savepoint, so what
- * is in force is forwarded again.
+ * it or in one of its children (started later, while it was open).
  */
 static void
 citus_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					   SubTransactionId parentSubid, void *arg)
 {
-	if (event != SUBXACT_EVENT_ABORT_SUB)
-		return;
-	if (epoch_bumped && bumped_in >= mySubid)
+	if (event == SUBXACT_EVENT_ABORT_SUB && epoch_bumped && bumped_in >= mySubid)
 		epoch_bumped = false;
-	forwarded_context_valid = false;
-	forwarded_epoch = 0;
+	/*
+	 * Citus forgets a SET LOCAL made in a subtransaction once it is
+	 * released or rolled back, for connections it opens later: what is in
+	 * force is forwarded again at the next statement.
+	 */
+	if (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		forwarded_context_valid = false;
+		forwarded_epoch = 0;
+	}
 }
 
 void

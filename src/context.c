@@ -1023,8 +1023,18 @@ tenancy_context_forward_setting(const char *name, const char *value)
  * (citus.c), to the workers.
  */
 void
-tenancy_context_forward(const char *value)
+tenancy_context_forward(const char *value_in)
 {
+	/* a copy: setting the value below frees the setting's old text */
+	const char *value = pstrdup(value_in);
+
+	/*
+	 * Here first, so that a value this node refuses is refused with its own
+	 * error, before any worker sees it.
+	 */
+	(void) set_config_option("tenancy.context", value,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 	tenancy_citus_before_forward();
 	tenancy_context_forward_setting("tenancy.context", value);
 	tenancy_citus_forwarded_context(tenancy_context_identity());

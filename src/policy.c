@@ -882,7 +882,7 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 	else if (GetConfigOption("citus.propagate_set_commands", true, false) != NULL)
 	{
 		/*
-		 * PROTOTYPE (issue 13, shard pruning): with Citus, the answer itself,
+		 * With Citus (shard pruning): the answer itself,
 		 * as a constant Citus can prune shards with.  The static policy stays
 		 * (the planner hook only drops it next to a context_tenant() call),
 		 * so a revoke still counts at run time; plans made this way are
@@ -909,8 +909,32 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 		policy->qual = make_opclause(opno, BOOLOID, false,
 									 (Expr *) copyObject(col), c,
 									 InvalidOid, InvalidOid);
+		policies = lappend(policies, policy);
+		/*
+		 * With Citus, the run-time check as a condition
+		 * with no column, "context_tenant(perm) = <the constant>" (a
+		 * one-time filter), so that the planner hook can drop the static
+		 * "col = ANY (visible_tenants(perm))", whose array on the leading
+		 * index column costs the index order (bitmap scan + sort).
+		 */
+		if (c != NULL && IsA(c, Const) && !((Const *) c)->constisnull)
+		{
+			RowSecurityPolicy *check = palloc0(sizeof(RowSecurityPolicy));
+
+			check->policy_name = pstrdup("tenancy_current_tenant_check");
+			check->polcmd = '*';
+			check->roles = policy->roles;
+			check->permissive = false;
+			check->qual = make_opclause(opno, BOOLOID, false,
+										(Expr *) makeFuncExpr(tenancy_catalog()->context_tenant_fn,
+															  UUIDOID, list_make1(copyObject(perm)),
+															  InvalidOid, DEFAULT_COLLATION_OID,
+															  COERCE_EXPLICIT_CALL),
+										(Expr *) copyObject(c), InvalidOid, InvalidOid);
+			policies = lappend(policies, check);
+		}
 		tenancy_context_note_const_tenant_plans();
-		return lappend(policies, policy);
+		return policies;
 	}
 	else
 		tenant_fn = makeFuncExpr(tenancy_catalog()->context_tenant_fn, UUIDOID,
@@ -977,7 +1001,45 @@ prune_implied_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 		Var		   *eqcol;
 		Const	   *eqperm;
 		ListCell   *lc2;
+		Node	   *q = lfirst(lc);
 
+		/* With Citus: "context_tenant(perm) = const" next to "col = const" */
+		if (IsA(q, OpExpr) && list_length(((OpExpr *) q)->args) == 2 &&
+			IsA(linitial(((OpExpr *) q)->args), FuncExpr) &&
+			IsA(lsecond(((OpExpr *) q)->args), Const) &&
+			((FuncExpr *) linitial(((OpExpr *) q)->args))->funcid == cat->context_tenant_fn)
+		{
+			FuncExpr   *f = linitial(((OpExpr *) q)->args);
+			Const	   *t = lsecond(((OpExpr *) q)->args);
+			ListCell   *lc3;
+			Var		   *tcol = NULL;
+
+			foreach(lc3, rte->securityQuals)
+			{
+				Node	   *o = lfirst(lc3);
+
+				if (IsA(o, OpExpr) && list_length(((OpExpr *) o)->args) == 2 &&
+					IsA(linitial(((OpExpr *) o)->args), Var) &&
+					equal(lsecond(((OpExpr *) o)->args), t))
+					tcol = linitial(((OpExpr *) o)->args);
+			}
+			if (tcol == NULL || !IsA(linitial(f->args), Const))
+				continue;
+			foreach(lc2, rte->securityQuals)
+			{
+				Var		   *col;
+				Const	   *perm;
+
+				if (match_policy_qual(lfirst(lc2), true, cat->visible_tenants_fn,
+									  &col, &perm) &&
+					equal(col, tcol) && equal(perm, linitial(f->args)))
+				{
+					rte->securityQuals = foreach_delete_current(rte->securityQuals, lc2);
+					return;
+				}
+			}
+			continue;
+		}
 		if (!match_policy_qual(lfirst(lc), false, cat->context_tenant_fn,
 							   &eqcol, &eqperm))
 			continue;
@@ -1186,8 +1248,41 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 	/* Only a plan made while a tenant is set can carry the hook's condition. */
 	if (tenancy_context_peek(&ctx) && ctx.has_tenant &&
 		(cat = tenancy_catalog_if_installed()) != NULL)
+	{
 		(void) query_tree_walker(parse, prune_walker, (void *) cat,
 								 QTW_EXAMINE_RTES_BEFORE);
+		/*
+		 * With Citus, a copy of the policy's
+		 * "col = <constant tenant>" in WHERE, where Citus's fast-path
+		 * router planner looks for the distribution column (it ignores
+		 * security quals).  The same condition ANDed again: no row more or
+		 * less, and uuid_eq is leakproof.
+		 */
+		if (parse->commandType == CMD_SELECT && list_length(parse->rtable) == 1 &&
+			parse->jointree != NULL &&
+			GetConfigOption("citus.propagate_set_commands", true, false) != NULL)
+		{
+			RangeTblEntry *rte = linitial(parse->rtable);
+			ListCell   *lc;
+
+			if (rte->rtekind == RTE_RELATION)
+				foreach(lc, rte->securityQuals)
+				{
+					OpExpr	   *op = lfirst(lc);
+
+					if (IsA(op, OpExpr) && get_opcode(op->opno) == F_UUID_EQ &&
+						list_length(op->args) == 2 &&
+						IsA(linitial(op->args), Var) &&
+						IsA(lsecond(op->args), Const) &&
+						!((Const *) lsecond(op->args))->constisnull)
+					{
+						parse->jointree->quals =
+							make_and_qual(parse->jointree->quals, copyObject((Node *) op));
+						break;
+					}
+				}
+		}
+	}
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
 	return standard_planner(parse, query_string, cursorOptions, boundParams);

@@ -356,6 +356,10 @@ DECLARE
     dropped oid[];
     r tenancy.protected_tables;
 BEGIN
+    -- On a Citus worker the coordinator's own clean-up arrives by replication.
+    IF NOT tenancy._hierarchy_writable() THEN
+        RETURN;
+    END IF;
     SELECT array_agg(objid) INTO dropped
     FROM pg_event_trigger_dropped_objects()
     WHERE classid = 'pg_class'::regclass AND objsubid = 0;
@@ -1559,7 +1563,9 @@ CREATE FUNCTION tenancy._hierarchy_changed() RETURNS trigger
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'tenancy_hierarchy_changed';
 
--- Every table of the hierarchy but the version itself.
+-- Every table of the hierarchy but the version itself: each statement
+-- advances the version (once a transaction, on a coordinator), each row
+-- written on a worker other than by replication is refused.
 DO $$
 DECLARE
     t name;
@@ -1573,9 +1579,42 @@ BEGIN
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER hierarchy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
                ON tenancy.%I FOR EACH STATEMENT EXECUTE FUNCTION tenancy._hierarchy_changed()', t);
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER hierarchy_read_only BEFORE INSERT OR UPDATE OR DELETE
+               ON tenancy.%I FOR EACH ROW EXECUTE FUNCTION tenancy._hierarchy_changed()', t);
     END LOOP;
 END
 $$;
+
+-- On a cluster set up with tenancy.citus_setup(), a protected table must
+-- exist on the workers too (their copy of tenancy.protected_tables names
+-- it): a Citus table by the end of the transaction that protects it.
+CREATE FUNCTION tenancy._citus_check_protected() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known boolean;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL
+       OR NOT EXISTS (SELECT FROM pg_publication WHERE pubname = 'tenancy_hierarchy')
+       OR NOT EXISTS (SELECT FROM tenancy.protected_tables WHERE relid = NEW.relid) THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+        INTO known USING NEW.relid;
+    IF NOT known THEN
+        RAISE EXCEPTION 'cannot protect table %: it is not a Citus table', NEW.relid
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The workers'' copy of the hierarchy names every protected table, which must exist there.',
+                  HINT = 'In the transaction that protects it, distribute it (create_distributed_table), make it a reference table, or add it to Citus''s metadata (citus_add_local_table_to_metadata).';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER citus_check_protected AFTER INSERT OR UPDATE ON tenancy.protected_tables
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION tenancy._citus_check_protected();
 
 -- One command on a node of the cluster, in a connection of its own (not
 -- in this transaction): its result, or an error naming the node.
@@ -1655,6 +1694,16 @@ BEGIN
                   HINT = 'SELECT citus_set_coordinator_host(''<host the workers reach it at>'', <port>);';
     END IF;
 
+    SELECT string_agg(p.relid::text, ', ' ORDER BY p.relid::text) INTO pending
+    FROM tenancy.protected_tables p
+    WHERE NOT EXISTS (SELECT FROM pg_dist_partition d WHERE d.logicalrelid = p.relid);
+    IF pending IS NOT NULL THEN
+        RAISE EXCEPTION 'protected tables that are not Citus tables: %', pending
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The workers'' copy of the hierarchy names every protected table, which must exist there.',
+                  HINT = 'Distribute them, make them reference tables, add them to Citus''s metadata (citus_add_local_table_to_metadata), or unprotect them.';
+    END IF;
+
     SELECT string_agg(format('tenancy.%I', c.relname), ', ' ORDER BY c.relname) INTO tables
     FROM pg_class c WHERE c.relnamespace = 'tenancy'::regnamespace AND c.relkind = 'r';
 
@@ -1732,6 +1781,22 @@ BEGIN
         PERFORM pg_reload_conf();
     END IF;
 
+    -- Back only once the coordinator's commits wait for every worker.
+    deadline := clock_timestamp() + interval '1 minute';
+    LOOP
+        pending := tenancy._citus_run(coord.nodename, coord.nodeport, format(
+            'SELECT count(*) FROM unnest(%L::text[]) a(name) WHERE NOT EXISTS ('
+            ' SELECT FROM pg_stat_replication r WHERE r.application_name = a.name'
+            ' AND r.state = ''streaming'' AND r.sync_state IN (''sync'', ''quorum''))', names));
+        EXIT WHEN pending = '0';
+        IF clock_timestamp() > deadline THEN
+            RAISE EXCEPTION '% workers do not stream the hierarchy synchronously', pending
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'See pg_stat_replication on the coordinator and the workers'' logs.';
+        END IF;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+
     -- Slots of nodes no longer in the cluster would keep WAL forever.
     FOR slot IN
         SELECT s.slot_name FROM pg_replication_slots s
@@ -1753,6 +1818,7 @@ COMMENT ON FUNCTION tenancy.citus_setup() IS
     'On a Citus coordinator: gives every worker a copy of the hierarchy kept by synchronous logical replication; run again after citus_add_node().';
 
 REVOKE EXECUTE ON FUNCTION tenancy._hierarchy_changed() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION tenancy._citus_check_protected() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION tenancy._citus_run(text, integer, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION tenancy.citus_setup() FROM PUBLIC;
 

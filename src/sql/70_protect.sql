@@ -951,6 +951,10 @@ DECLARE
     dropped oid[];
     r tenancy.protected_tables;
 BEGIN
+    -- On a Citus worker the coordinator's own clean-up arrives by replication.
+    IF NOT tenancy._hierarchy_writable() THEN
+        RETURN;
+    END IF;
     SELECT array_agg(objid) INTO dropped
     FROM pg_event_trigger_dropped_objects()
     WHERE classid = 'pg_class'::regclass AND objsubid = 0;

@@ -36,13 +36,10 @@
 # Output is TAP; the exit status is nonzero on any failure.  About 40 s for
 # 60 operations on 2 shared cores (plus about 15 s to start a cluster).
 #
-# Workarounds for what pg_tenancy does on Citus today (see the commit that
-# added this file): protect() of the distributed table runs with
-# citus.enable_unsafe_triggers = on (its owner/id row triggers); the
-# reference table has an empty stand-in of the same name on each worker
-# (protected_tables.relid is replicated by name); the schema is dropped with
-# session_replication_role = replica on every node (a DROP of a distributed
-# table fails on the workers' sql_drop event trigger).
+# The single-node reference is a Citus local table (its rows stay on the
+# coordinator, where it is planned and run as a plain table): on a cluster
+# set up with tenancy.citus_setup() every protected table must be known to
+# Citus, as the workers' copy of the hierarchy names it.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -373,20 +370,11 @@ END
 SQL
 )
 
-# pg_tenancy's catalog names protected tables as regclass, and logical
-# replication carries a regclass by its name: every protected table must
-# exist by that name on the workers before protect() commits, or their apply
-# workers stop (and with them every later change of the hierarchy).  The
-# reference table gets an empty stand-in of the same name on each worker.
-# protect() comes in a transaction of its own, after the distributed table's.
-STANDIN_SQL="SET citus.enable_ddl_propagation = off;
-CREATE TABLE IF NOT EXISTS model.ldocs (tenant_id uuid NOT NULL, id bigint NOT NULL, owner_id uuid, v int NOT NULL DEFAULT 0,
-                                        PRIMARY KEY (tenant_id, id));"
+# Every protected table must be a Citus table (see the header).
+STANDIN_SQL="SELECT 1"
 PROTECT_SQL=$(cat <<SQL
 SET client_min_messages = warning;
--- protect() with owner and id columns adds row triggers (share clean-up,
--- owner guard): Citus refuses triggers on a distributed table without this.
-SET citus.enable_unsafe_triggers = on;
+SELECT citus_add_local_table_to_metadata('model.ldocs');
 SELECT tenancy.protect('model.ddocs', resource_type => 'm_ddoc', owner_column => 'owner_id', id_column => 'id');
 SELECT tenancy.protect('model.ldocs', resource_type => 'm_ldoc', owner_column => 'owner_id', id_column => 'id');
 SQL
