@@ -850,6 +850,60 @@ find_tenancy_policy(Relation rel, CmdType cmd, Var **col, Const **perm,
 	return false;
 }
 
+/*
+ * With Citus and a context without a tenant: the tenants the user sees, as
+ * a constant list Citus can prune shards with ("col = ANY ('{...}')"), for
+ * up to CITUS_TENANT_LIST of them.  The static policy stays, so a revoke
+ * counts at run time; a grant counts from the next plan, and plans made
+ * this way are thrown away whenever the context changes (context.c).
+ */
+#define CITUS_TENANT_LIST 1000
+
+static List *
+citus_visible_tenants(List *policies, Var *col, Const *perm, Oid opno,
+					  bool resource_level)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	FmgrInfo	flinfo;
+	Datum		tenants;
+	ScalarArrayOpExpr *any;
+	RowSecurityPolicy *policy;
+	Datum		public_role = ObjectIdGetDatum(ACL_ID_PUBLIC);
+
+	if (resource_level ||
+		GetConfigOption("citus.propagate_set_commands", true, false) == NULL)
+		return policies;
+	fmgr_info(tenancy_catalog()->visible_tenants_fn, &flinfo);
+	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = perm->constvalue;
+	fcinfo->args[0].isnull = false;
+	tenants = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		return policies;
+	if (ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(tenants)),
+					   ARR_DIMS(DatumGetArrayTypeP(tenants))) > CITUS_TENANT_LIST)
+		return policies;
+
+	any = makeNode(ScalarArrayOpExpr);
+	any->opno = opno;
+	any->opfuncid = get_opcode(opno);
+	any->useOr = true;
+	any->inputcollid = InvalidOid;
+	any->args = list_make2(copyObject(col),
+						   makeConst(get_array_type(UUIDOID), -1, InvalidOid, -1,
+									 datumCopy(tenants, false, -1), false, false));
+	any->location = -1;
+	policy = palloc0(sizeof(RowSecurityPolicy));
+	policy->policy_name = pstrdup("tenancy_visible_tenants");
+	policy->polcmd = '*';
+	policy->roles = construct_array(&public_role, 1, OIDOID, sizeof(Oid),
+									true, TYPALIGN_INT);
+	policy->permissive = false;
+	policy->qual = (Expr *) any;
+	tenancy_context_note_const_tenant_plans();
+	return lappend(policies, policy);
+}
+
 static List *
 tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 {
@@ -868,8 +922,10 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 
 	if (!find_tenancy_policy(relation, cmdtype, &col, &perm, &opno,
 							 &resource_level) ||
-		!tenancy_context_get(&ctx) || !ctx.has_tenant)
+		!tenancy_context_get(&ctx))
 		return policies;
+	if (!ctx.has_tenant)
+		return citus_visible_tenants(policies, col, perm, opno, resource_level);
 
 	/*
 	 * Where ownership and shares count, a row of the current tenant may be
@@ -1246,17 +1302,19 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 	const TenancyCatalog *cat;
 
 	/* Only a plan made while a tenant is set can carry the hook's condition. */
-	if (tenancy_context_peek(&ctx) && ctx.has_tenant &&
+	if (tenancy_context_peek(&ctx) &&
 		(cat = tenancy_catalog_if_installed()) != NULL)
 	{
-		(void) query_tree_walker(parse, prune_walker, (void *) cat,
-								 QTW_EXAMINE_RTES_BEFORE);
+		if (ctx.has_tenant)
+			(void) query_tree_walker(parse, prune_walker, (void *) cat,
+									 QTW_EXAMINE_RTES_BEFORE);
 		/*
-		 * With Citus, a copy of the policy's
-		 * "col = <constant tenant>" in WHERE, where Citus's fast-path
-		 * router planner looks for the distribution column (it ignores
-		 * security quals).  The same condition ANDed again: no row more or
-		 * less, and uuid_eq is leakproof.
+		 * With Citus, a copy of the restrictive policy's constant condition
+		 * ("col = <the tenant>", or "col = ANY (<the user's tenants>)") in
+		 * WHERE, where Citus's router planner and shard pruning look for
+		 * the distribution column (they ignore security quals).  The same
+		 * condition ANDed again: no row more or less, and uuid_eq is
+		 * leakproof.
 		 */
 		if (parse->commandType == CMD_SELECT && list_length(parse->rtable) == 1 &&
 			parse->jointree != NULL &&
@@ -1268,16 +1326,28 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 			if (rte->rtekind == RTE_RELATION)
 				foreach(lc, rte->securityQuals)
 				{
-					OpExpr	   *op = lfirst(lc);
+					Node	   *q = lfirst(lc);
+					List	   *args = NIL;
+					Oid			opno = InvalidOid;
 
-					if (IsA(op, OpExpr) && get_opcode(op->opno) == F_UUID_EQ &&
-						list_length(op->args) == 2 &&
-						IsA(linitial(op->args), Var) &&
-						IsA(lsecond(op->args), Const) &&
-						!((Const *) lsecond(op->args))->constisnull)
+					if (IsA(q, OpExpr))
+					{
+						args = ((OpExpr *) q)->args;
+						opno = ((OpExpr *) q)->opno;
+					}
+					else if (IsA(q, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) q)->useOr)
+					{
+						args = ((ScalarArrayOpExpr *) q)->args;
+						opno = ((ScalarArrayOpExpr *) q)->opno;
+					}
+					if (OidIsValid(opno) && get_opcode(opno) == F_UUID_EQ &&
+						list_length(args) == 2 &&
+						IsA(linitial(args), Var) &&
+						IsA(lsecond(args), Const) &&
+						!((Const *) lsecond(args))->constisnull)
 					{
 						parse->jointree->quals =
-							make_and_qual(parse->jointree->quals, copyObject((Node *) op));
+							make_and_qual(parse->jointree->quals, copyObject(q));
 						break;
 					}
 				}
