@@ -39,14 +39,14 @@
 # Target (issue 13): ratio <= 1.10, tasks = 1 for the single-tenant queries.
 #
 # Environment: PG_BIN (a PostgreSQL 15 tree with Citus installed; default
-# /opt/pgcitus/usr/lib/postgresql/15/bin — ../shared/citus/build.sh installs
+# Debian's /usr/lib/postgresql/15/bin — ../shared/citus/build.sh installs
 # Citus), ROUNDS (default 5), SECONDS_PER_RUN (default 4), WARMUP_SECONDS
 # (default 2), CLIENTS (default 2), QUERIES (some of "point tenant_page
 # tenant_agg cross_tenant"), KEEP=1 to leave the cluster running (its folder
 # is printed; stop it with test/citus/cluster.sh clean DIR).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-export PG_BIN=${PG_BIN:-/opt/pgcitus/usr/lib/postgresql/15/bin}
+export PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # The hierarchy's replication to the workers (tenancy.citus_setup()) needs
 # logical decoding; the rest sizes the nodes for 2 x 1,000,000 rows.
 export CITUS_EXTRA_CONF="-c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20 -c max_worker_processes=16 -c shared_buffers=512MB -c jit=off ${CITUS_EXTRA_CONF:-}"

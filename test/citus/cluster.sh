@@ -14,7 +14,7 @@
 #
 # Environment:
 #   PG_BIN            server binaries with Citus and pg_tenancy installed
-#                     (default /opt/pgcitus/usr/lib/postgresql/15/bin, the private tree)
+#                     (default: Debian's /usr/lib/postgresql/15/bin)
 #   CITUS_DB          database to create on every node (default: tenancy)
 #   CITUS_PRELOAD     shared_preload_libraries (default: citus,pg_tenancy; citus must be first)
 #   CITUS_EXTRA_CONF  extra "-c name=value" options for every server, e.g.
@@ -23,7 +23,7 @@
 #                     coordinator after the workers are added, so Citus propagates it)
 # As root, the servers run as "postgres" (scripts/lib.sh as_server_user).
 
-PG_BIN=${PG_BIN:-/opt/pgcitus/usr/lib/postgresql/15/bin}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # shellcheck source=../../scripts/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/lib.sh"
 CITUS_DB=${CITUS_DB:-tenancy}

@@ -55,7 +55,7 @@ if [ -n "${1:-}" ]; then
     [ -f "$W/env" ] || { echo "Bail out! $W/env not found (start the cluster with test/citus/cluster.sh)"; exit 2; }
     . "$W/env"
 else
-    export PG_BIN=${PG_BIN:-/opt/pgcitusC/usr/lib/postgresql/15/bin}
+    export PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
     export CITUS_EXTRA_CONF=${CITUS_EXTRA_CONF:-"-c wal_level=logical -c max_wal_senders=20 -c max_replication_slots=20"}
     . "$HERE/cluster.sh"
     W=$(mktemp -d /tmp/citus-model.XXXXXX)
