@@ -348,6 +348,24 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- May pg_tenancy write the hierarchy (tenancy.shares) on this node?  Yes
+-- without Citus and on its coordinator (group 0); not on a worker.
+CREATE OR REPLACE FUNCTION tenancy._hierarchy_writable() RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grp integer;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
+        RETURN true;
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
+    RETURN coalesce(grp, 0) = 0;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION tenancy._forget_dropped_tables() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -2265,6 +2283,12 @@ DECLARE
     r record;
     stack text;
 BEGIN
+    -- On a Citus worker: the coordinator protects the partition, Citus
+    -- creates its shards as protected, and the protection's record
+    -- arrives by replication.
+    IF NOT tenancy._hierarchy_writable() THEN
+        RETURN;
+    END IF;
     -- protect(), unprotect() and this function run ALTER TABLE themselves;
     -- the partitions they are busy with are theirs to finish.
     GET DIAGNOSTICS stack = PG_CONTEXT;

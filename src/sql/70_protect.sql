@@ -913,6 +913,12 @@ DECLARE
     r record;
     stack text;
 BEGIN
+    -- On a Citus worker: the coordinator protects the partition, Citus
+    -- creates its shards as protected, and the protection's record
+    -- arrives by replication.
+    IF NOT tenancy._hierarchy_writable() THEN
+        RETURN;
+    END IF;
     -- protect(), unprotect() and this function run ALTER TABLE themselves;
     -- the partitions they are busy with are theirs to finish.
     GET DIAGNOSTICS stack = PG_CONTEXT;

@@ -1,4 +1,4 @@
-# sourced by probe.sh from psql \!: re-copy the hierarchy (triggers off)
+# test/citus/probe_sync.sh WORKDIR: copy the hierarchy to the workers (triggers off), for protect.sh
 W=$1
 . "$W/env"
 P="$PG_BIN/psql -X -h 127.0.0.1 -d $CITUS_DB"
