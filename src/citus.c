@@ -130,6 +130,12 @@ current_node_role(void)
 	return role;
 }
 
+bool
+tenancy_citus_is_worker(void)
+{
+	return tenancy_citus_loaded() && current_node_role() == NODE_WORKER;
+}
+
 /*
  * This node's tenancy.hierarchy_epoch, as the running statement sees it
  * (a worker's decisions are read with the same snapshot); -1 without the

@@ -10,6 +10,9 @@ extern void tenancy_citus_init(void);
 /* Whether Citus's library is loaded in this backend. */
 extern bool tenancy_citus_loaded(void);
 
+/* Whether this node is a Citus worker. */
+extern bool tenancy_citus_is_worker(void);
+
 /* Refuse to decide on a copy of the hierarchy older than the coordinator's. */
 extern void tenancy_citus_check_fresh(void);
 

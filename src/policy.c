@@ -67,6 +67,7 @@
 
 #include "cache.h"
 #include "catalog.h"
+#include "citus.h"
 #include "context.h"
 #include "permset.h"
 #include "policy.h"
@@ -851,7 +852,9 @@ find_tenancy_policy(Relation rel, CmdType cmd, Var **col, Const **perm,
 }
 
 /*
- * With Citus and a context without a tenant: the tenants the user sees, as
+ * With Citus and a context without a tenant, on the coordinator (a worker
+ * plans a shard, where there is nothing to prune, and where more conditions
+ * on the column cost the shard's index): the tenants the user sees, as
  * a constant list Citus can prune shards with ("col = ANY ('{...}')"), for
  * up to CITUS_TENANT_LIST of them.  The static policy stays, so a revoke
  * counts at run time; a grant counts from the next plan, and plans made
@@ -871,7 +874,8 @@ citus_visible_tenants(List *policies, Var *col, Const *perm, Oid opno,
 	Datum		public_role = ObjectIdGetDatum(ACL_ID_PUBLIC);
 
 	if (resource_level ||
-		GetConfigOption("citus.propagate_set_commands", true, false) == NULL)
+		GetConfigOption("citus.propagate_set_commands", true, false) == NULL ||
+		tenancy_citus_is_worker())
 		return policies;
 	fmgr_info(tenancy_catalog()->visible_tenants_fn, &flinfo);
 	InitFunctionCallInfoData(*fcinfo, &flinfo, 1, InvalidOid, NULL, NULL);
@@ -1318,7 +1322,8 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 		 */
 		if (parse->commandType == CMD_SELECT && list_length(parse->rtable) == 1 &&
 			parse->jointree != NULL &&
-			GetConfigOption("citus.propagate_set_commands", true, false) != NULL)
+			GetConfigOption("citus.propagate_set_commands", true, false) != NULL &&
+			!tenancy_citus_is_worker())
 		{
 			RangeTblEntry *rte = linitial(parse->rtable);
 			ListCell   *lc;
