@@ -147,6 +147,18 @@ SET LOCAL enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM tickets;
 COMMIT;
 
+-- A setting named like Citus's, without Citus (a placeholder the application
+-- may set), does not switch to the plans made for Citus.
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SELECT tenancy.set_context(:'vera');
+SET LOCAL enable_seqscan = off;
+SELECT explain_plan('SELECT count(*) FROM tickets');
+SELECT explain_plan('SELECT * FROM tickets ORDER BY created_at LIMIT 1');
+SELECT tenancy.set_context(:'vera', :'red');
+SELECT explain_plan('SELECT * FROM tickets ORDER BY created_at LIMIT 1');
+COMMIT;
+
 -- A prepared statement whose generic plan was made under one context
 -- returns the rows of the next one: nothing is folded in at plan time.
 SET plan_cache_mode = force_generic_plan;

@@ -17,6 +17,7 @@
 #include "utils/lsyscache.h"
 
 #include "catalog.h"
+#include "citus.h"
 
 #define TENANCY_SCHEMA	"tenancy"
 
@@ -49,6 +50,7 @@ verify_attnum(Oid relid, const char *attname, AttrNumber expected)
 static void
 catalog_relcache_callback(Datum arg, Oid relid)
 {
+	tenancy_citus_relcache_inval(relid);
 	if (!catalog_valid)
 		return;
 	if (!OidIsValid(relid) ||

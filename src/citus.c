@@ -1,7 +1,7 @@
 /*
  * citus.c
  *		pg_tenancy on a Citus cluster: the coordinator keeps the hierarchy,
- *		each worker a copy that logical replication keeps (95_citus.sql sets
+ *		each worker a copy that logical replication keeps (87_citus.sql sets
  *		it up), and every decision a worker makes is checked against the
  *		coordinator's state.
  *
@@ -9,7 +9,7 @@
  * the coordinator adds one to tenancy.hierarchy_epoch (the statement
  * trigger tenancy._hierarchy_changed on each hierarchy table), and waits at
  * its commit until every worker has applied it (synchronous_commit is
- * raised to remote_apply for that transaction alone; 95_citus.sql lists
+ * raised to remote_apply for that transaction alone; 87_citus.sql lists
  * the workers' subscriptions in synchronous_standby_names).  A transaction
  * that reads under a context forwards the version it sees to the workers
  * with the context (tenancy.coordinator_epoch, a SET LOCAL that Citus
@@ -40,6 +40,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -86,10 +87,26 @@ static int	forwarded_epoch = 0;
 static uint64 forwarded_context = 0;
 static bool forwarded_context_valid = false;
 
+/*
+ * Citus's library is loaded when its setting is defined: a placeholder of
+ * the same name (which any role may set without Citus) does not count.
+ * Citus is loaded only by shared_preload_libraries, so the answer is known
+ * for the backend's life once those are loaded.
+ */
 bool
 tenancy_citus_loaded(void)
 {
-	return GetConfigOption("citus.propagate_set_commands", true, false) != NULL;
+	static int	loaded = -1;
+	bool		answer;
+
+	if (loaded >= 0)
+		return loaded;
+	answer = GetConfigOption("citus.propagate_set_commands", true, false) != NULL &&
+		(GetConfigOptionFlags("citus.propagate_set_commands", true) &
+		 GUC_CUSTOM_PLACEHOLDER) == 0;
+	if (process_shared_preload_libraries_done)
+		loaded = answer;
+	return answer;
 }
 
 /*
@@ -136,16 +153,47 @@ tenancy_citus_is_worker(void)
 	return tenancy_citus_loaded() && current_node_role() == NODE_WORKER;
 }
 
+/* tenancy.hierarchy_epoch, found once (and again after an invalidation). */
+static Oid	epoch_relid = InvalidOid;
+
 /*
- * This node's tenancy.hierarchy_epoch, as the running statement sees it
- * (a worker's decisions are read with the same snapshot); -1 without the
- * table.
+ * The coordinator's committed version, as last read: valid until a relcache
+ * invalidation of the table, which every transaction that advances it sends
+ * (tenancy._hierarchy_changed) once it is visible.
+ */
+static int64 committed_epoch = -1;
+
+/* From catalog.c's callback (a backend has only ten such slots). */
+void
+tenancy_citus_relcache_inval(Oid relid)
+{
+	if (!OidIsValid(relid) || relid == epoch_relid)
+	{
+		epoch_relid = InvalidOid;
+		committed_epoch = -1;
+	}
+}
+
+static Oid
+get_epoch_relid(void)
+{
+	if (!OidIsValid(epoch_relid))
+	{
+		Oid			nsp = get_namespace_oid("tenancy", true);
+
+		epoch_relid = OidIsValid(nsp) ? get_relname_relid("hierarchy_epoch", nsp) : InvalidOid;
+	}
+	return epoch_relid;
+}
+
+/*
+ * This node's tenancy.hierarchy_epoch under a snapshot (the active one when
+ * NULL: a worker's decisions are read with the same); -1 without the table.
  */
 static int64
-local_epoch(void)
+read_epoch(Snapshot snapshot)
 {
-	Oid			nsp = get_namespace_oid("tenancy", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("hierarchy_epoch", nsp) : InvalidOid;
+	Oid			relid = get_epoch_relid();
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tuple;
@@ -154,13 +202,17 @@ local_epoch(void)
 
 	if (!OidIsValid(relid))
 		return -1;
-	if (!ActiveSnapshotSet())
+	if (snapshot == NULL)
 	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pushed = true;
+		if (!ActiveSnapshotSet())
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pushed = true;
+		}
+		snapshot = GetActiveSnapshot();
 	}
 	rel = table_open(relid, AccessShareLock);
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	scan = table_beginscan(rel, snapshot, 0, NULL);
 	tuple = heap_getnext(scan, ForwardScanDirection);
 	if (HeapTupleIsValid(tuple))
 	{
@@ -178,6 +230,24 @@ local_epoch(void)
 }
 
 /*
+ * The coordinator's committed version, without this transaction's own step.
+ * Read with the latest snapshot, not the transaction's: a value cached from
+ * an older snapshot would outlive the invalidation that came before it.
+ * Kept until the next invalidation, which a committing transaction sends
+ * only once its change is visible: a value read before that is dropped.
+ */
+static int64
+coordinator_committed_epoch(void)
+{
+	if (epoch_bumped)
+		return read_epoch(NULL) - 1;
+	AcceptInvalidationMessages();
+	if (committed_epoch < 0)
+		committed_epoch = read_epoch(GetLatestSnapshot());
+	return committed_epoch;
+}
+
+/*
  * Before a decision under a forwarded context: this node must hold the
  * hierarchy at least as new as the coordinator saw it.
  */
@@ -188,7 +258,7 @@ tenancy_citus_check_fresh(void)
 
 	if (coordinator_epoch <= 0 || coordinator_epoch <= verified_epoch)
 		return;
-	epoch = local_epoch();
+	epoch = read_epoch(NULL);
 	if (epoch >= coordinator_epoch)
 	{
 		verified_epoch = epoch;
@@ -227,7 +297,7 @@ forward_epoch(void)
 	 * The workers see the coordinator's committed hierarchy only: not this
 	 * transaction's own change (one step of the version) before it commits.
 	 */
-	epoch = local_epoch() - (epoch_bumped ? 1 : 0);
+	epoch = coordinator_committed_epoch();
 	if (epoch <= forwarded_epoch || epoch > PG_INT32_MAX)
 		return;
 	snprintf(buf, sizeof(buf), "%lld", (long long) epoch);
@@ -355,6 +425,8 @@ tenancy_hierarchy_changed(PG_FUNCTION_ARGS)
 			elog(ERROR, "could not advance tenancy.hierarchy_epoch");
 		SPI_finish();
 		SetUserIdAndSecContext(save_userid, save_sec);
+		/* for the other backends' cached version, at commit */
+		CacheInvalidateRelcacheByRelid(get_epoch_relid());
 		epoch_bumped = true;
 		bumped_in = GetCurrentSubTransactionId();
 	}

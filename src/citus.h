@@ -21,4 +21,7 @@ extern void tenancy_citus_before_forward(void);
 extern void tenancy_citus_forwarded_context(uint64 identity);
 extern void tenancy_citus_statement_start(void);
 
+/* A relcache invalidation (catalog.c's callback passes each on). */
+extern void tenancy_citus_relcache_inval(Oid relid);
+
 #endif							/* PG_TENANCY_CITUS_H */

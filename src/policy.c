@@ -874,7 +874,7 @@ citus_visible_tenants(List *policies, Var *col, Const *perm, Oid opno,
 	Datum		public_role = ObjectIdGetDatum(ACL_ID_PUBLIC);
 
 	if (resource_level ||
-		GetConfigOption("citus.propagate_set_commands", true, false) == NULL ||
+		!tenancy_citus_loaded() ||
 		tenancy_citus_is_worker())
 		return policies;
 	fmgr_info(tenancy_catalog()->visible_tenants_fn, &flinfo);
@@ -939,7 +939,7 @@ tenancy_restrictive_hook(CmdType cmdtype, Relation relation)
 		tenant_fn = makeFuncExpr(tenancy_catalog()->current_tenant_fn, UUIDOID,
 								 NIL, InvalidOid, DEFAULT_COLLATION_OID,
 								 COERCE_EXPLICIT_CALL);
-	else if (GetConfigOption("citus.propagate_set_commands", true, false) != NULL)
+	else if (tenancy_citus_loaded())
 	{
 		/*
 		 * With Citus (shard pruning): the answer itself,
@@ -1322,7 +1322,7 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 		 */
 		if (parse->commandType == CMD_SELECT && list_length(parse->rtable) == 1 &&
 			parse->jointree != NULL &&
-			GetConfigOption("citus.propagate_set_commands", true, false) != NULL &&
+			tenancy_citus_loaded() &&
 			!tenancy_citus_is_worker())
 		{
 			RangeTblEntry *rte = linitial(parse->rtable);
