@@ -10,6 +10,7 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "catalog/pg_namespace.h"
@@ -79,7 +80,9 @@ tenancy_catalog_if_installed(void)
 {
 	if (catalog_valid)
 		return &catalog;
-	if (!OidIsValid(get_namespace_oid(TENANCY_SCHEMA, true)))
+	/* a schema of that name, or the extension without its objects yet */
+	if (!OidIsValid(get_namespace_oid(TENANCY_SCHEMA, true)) ||
+		!OidIsValid(get_extension_oid("pg_tenancy", true)) || creating_extension)
 		return NULL;
 	return tenancy_catalog();
 }

@@ -49,6 +49,7 @@
 #include "nodes/nodeFuncs.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/extension.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "rewrite/rowsecurity.h"
@@ -78,6 +79,7 @@ typedef struct PolicyMemo
 {
 	uint64		context;		/* tenancy_context_identity() it was made for */
 	char	   *permission;
+	Datum		arg;			/* the argument it was last asked with */
 	Datum		result;
 	bool		isnull;
 } PolicyMemo;
@@ -119,6 +121,7 @@ memo_store(FunctionCallInfo fcinfo, const char *permission, Datum result,
 		memo = palloc0(sizeof(PolicyMemo));
 	memo->context = tenancy_context_identity();
 	memo->permission = pstrdup(permission);
+	memo->arg = (Datum) 0;
 	memo->isnull = isnull;
 	memo->result = isnull ? (Datum) 0 : datumCopy(result, typbyval, typlen);
 	fcinfo->flinfo->fn_extra = memo;
@@ -180,17 +183,28 @@ context_tenants(const TenancyContext *ctx, const PermEntry *e)
 static Datum
 tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
 {
-	char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	PolicyMemo *memo = memo_lookup(fcinfo, permission);
+	PolicyMemo *memo = fcinfo->flinfo->fn_extra;
+	char	   *permission;
 	TenancyContext ctx;
 	PermEntry	e;
 
 	/*
 	 * The same array is handed out for every row of the statement; callers
-	 * of a function result only read it.
+	 * of a function result only read it.  A policy's call site passes the
+	 * same constant each time: the memo answers without reading it again.
 	 */
-	if (memo != NULL)
+	if (memo != NULL && memo->arg == PG_GETARG_DATUM(0) &&
+		memo->context == tenancy_context_identity())
 		return memo->result;
+	permission = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	memo = memo_lookup(fcinfo, permission);
+	if (memo != NULL)
+	{
+		/* a constant's (or a parameter's) value stays where it is */
+		if (get_fn_expr_arg_stable(fcinfo->flinfo, 0))
+			memo->arg = PG_GETARG_DATUM(0);
+		return memo->result;
+	}
 
 	parse_checked(permission, &e);
 	if (!tenancy_context_get(&ctx))
@@ -209,6 +223,8 @@ tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
 	}
 	memo = memo_store(fcinfo, permission, context_tenants(&ctx, &e),
 					  false, -1, false);
+	if (get_fn_expr_arg_stable(fcinfo->flinfo, 0))
+		memo->arg = PG_GETARG_DATUM(0);
 	return memo->result;
 }
 
@@ -1298,12 +1314,68 @@ prune_walker(Node *node, void *context)
 	return expression_tree_walker(node, prune_walker, context);
 }
 
+/*
+ * "col = ANY (tenancy.visible_tenants(perm))" (or writable_tenants) as a
+ * hashed search.  PostgreSQL hashes the array of "= ANY" only when it is a
+ * constant (convert_saop_to_hashed_saop); the policy's array is the
+ * function's answer, the same for the whole statement, so where the
+ * condition is checked row by row (a filter: newest rows across thousands
+ * of tenants by another index, say) each row searched it from the start.
+ * The executor builds the hash table from the first row's array and probes
+ * it after: exactly what it does for a hand-written list of ids.  The
+ * function is still called for each row, and answers from its memo.
+ */
+typedef struct HashWalk
+{
+	bool		looked;			/* for the catalog */
+	const TenancyCatalog *cat;	/* NULL when not installed */
+} HashWalk;
+
+static bool
+hash_walker(Node *node, void *context)
+{
+	HashWalk   *walk = context;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) node)->useOr &&
+		IsA(lsecond(((ScalarArrayOpExpr *) node)->args), FuncExpr))
+	{
+		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) node;
+		Oid			fn = ((FuncExpr *) lsecond(saop->args))->funcid;
+		Oid			lefthash;
+		Oid			righthash;
+
+		/* the catalog once, and only for a query that may need it */
+		if (!walk->looked)
+		{
+			walk->cat = tenancy_catalog_if_installed();
+			walk->looked = true;
+		}
+		if (walk->cat != NULL && !OidIsValid(saop->hashfuncid) &&
+			(fn == walk->cat->visible_tenants_fn || fn == walk->cat->writable_tenants_fn) &&
+			get_op_hash_functions(saop->opno, &lefthash, &righthash) &&
+			lefthash == righthash)
+			saop->hashfuncid = lefthash;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, hash_walker, context, 0);
+	return expression_tree_walker(node, hash_walker, context);
+}
+
 static PlannedStmt *
 tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 				ParamListInfo boundParams)
 {
 	TenancyContext ctx;
 	const TenancyCatalog *cat;
+
+	if (!creating_extension)
+	{
+		HashWalk	walk = {false, NULL};
+
+		(void) query_tree_walker(parse, hash_walker, (void *) &walk, 0);
+	}
 
 	/* Only a plan made while a tenant is set can carry the hook's condition. */
 	if (tenancy_context_peek(&ctx) &&
