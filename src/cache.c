@@ -282,6 +282,12 @@ cache_prepare(void)
 	}
 }
 
+Size
+tenancy_cache_cap(void)
+{
+	return (Size) cache_size_kb * 1024;
+}
+
 uint64
 tenancy_cache_epoch(void)
 {
@@ -484,7 +490,8 @@ list_key(ListKey *key, char list, const pg_uuid_t *user, const PermEntry *perm)
 
 /* A palloc'd copy of the list (never NULL on a hit), or NULL on a miss. */
 static char *
-list_get(char list, const pg_uuid_t *user, const PermEntry *perm, Size *len)
+list_get(char list, const pg_uuid_t *user, const PermEntry *perm, Size *len,
+		 TimestampTz *valid_until)
 {
 	ListKey		key;
 	ListEntry  *e;
@@ -500,6 +507,8 @@ list_get(char list, const pg_uuid_t *user, const PermEntry *perm, Size *len)
 	}
 	stat_hits++;
 	*len = e->len;
+	if (valid_until != NULL)
+		*valid_until = e->h.valid_until;
 	copy = palloc(Max(e->len, 1));
 	if (e->len > 0)
 		memcpy(copy, e->data, e->len);
@@ -538,10 +547,10 @@ list_put(char list, const pg_uuid_t *user, const PermEntry *perm,
 
 int
 tenancy_cache_get_tenants(const pg_uuid_t *user, const PermEntry *perm,
-						  pg_uuid_t **tenants)
+						  pg_uuid_t **tenants, TimestampTz *valid_until)
 {
 	Size		len;
-	char	   *data = list_get(LIST_TENANTS, user, perm, &len);
+	char	   *data = list_get(LIST_TENANTS, user, perm, &len, valid_until);
 
 	if (data == NULL)
 		return -1;
@@ -563,7 +572,7 @@ void *
 tenancy_cache_get_shares(const pg_uuid_t *user, const PermEntry *perm,
 						 Size *len)
 {
-	return list_get(LIST_SHARES, user, perm, len);
+	return list_get(LIST_SHARES, user, perm, len, NULL);
 }
 
 void
@@ -581,7 +590,7 @@ tenancy_cache_get_role(const pg_uuid_t *role)
 {
 	Size		len;
 
-	return (PermSet *) list_get(LIST_ROLE, role, NULL, &len);
+	return (PermSet *) list_get(LIST_ROLE, role, NULL, &len, NULL);
 }
 
 void
@@ -595,7 +604,7 @@ tenancy_cache_put_role(const pg_uuid_t *role, const PermSet *ps,
 void *
 tenancy_cache_get_admin_teams(const pg_uuid_t *org, Size *len)
 {
-	return list_get(LIST_ADMIN_TEAMS, org, NULL, len);
+	return list_get(LIST_ADMIN_TEAMS, org, NULL, len, NULL);
 }
 
 void

@@ -42,7 +42,8 @@ extern void tenancy_cache_put_permset(const pg_uuid_t *user,
 /* A NULL perm stands for "any permission" (a non-empty set). */
 extern int	tenancy_cache_get_tenants(const pg_uuid_t *user,
 									  const PermEntry *perm,
-									  pg_uuid_t **tenants);
+									  pg_uuid_t **tenants,
+									  TimestampTz *valid_until);
 extern void tenancy_cache_put_tenants(const pg_uuid_t *user,
 									  const PermEntry *perm,
 									  const pg_uuid_t *tenants, int n,
@@ -82,6 +83,9 @@ extern void tenancy_cache_put_admin_teams(const pg_uuid_t *org,
  * a snapshot may be kept only if tenancy_cache_may_keep() says so.
  */
 extern uint64 tenancy_cache_epoch(void);
+
+/* tenancy.cache_size, in bytes. */
+extern Size tenancy_cache_cap(void);
 extern bool tenancy_cache_may_keep(Snapshot snapshot);
 
 /* Registry verdicts: kind is 'a' (action) or 't' (resource type). */

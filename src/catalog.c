@@ -157,6 +157,14 @@ tenancy_catalog(void)
 			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 									  makeString("writable_tenants")),
 						   1, argtypes, false);
+		{
+			Oid			in_args[3] = {UUIDOID, TEXTOID, BOOLOID};
+
+			c.tenant_in_fn =
+				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+										  makeString("_tenant_in")),
+							   3, in_args, false);
+		}
 		c.current_user_fn =
 			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 									  makeString("current_user_id")),

@@ -104,6 +104,7 @@ typedef struct TenancyCatalog
 	Oid			visible_tenants_fn; /* tenancy.visible_tenants(text) */
 	Oid			current_tenant_fn;	/* tenancy.current_tenant_id() */
 	Oid			writable_tenants_fn;	/* tenancy.writable_tenants(text) */
+	Oid			tenant_in_fn;	/* tenancy._tenant_in(uuid, text, boolean) */
 	Oid			current_user_fn;	/* tenancy.current_user_id() */
 	Oid			shared_ids_fn;	/* tenancy.shared_ids(text, anyelement,
 								 * regclass) */

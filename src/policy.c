@@ -41,12 +41,14 @@
 #include "postgres.h"
 
 #include "catalog/partition.h"
+#include "common/hashfn.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
@@ -130,6 +132,17 @@ memo_store(FunctionCallInfo fcinfo, const char *permission, Datum result,
 }
 
 static void
+no_context_to_write(const char *permission)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("no tenancy context is set"),
+			 errdetail("Writing to a protected table needs \"%s\" in the current context.",
+					   permission),
+			 errhint("Call tenancy.set_context() in this transaction first.")));
+}
+
+static void
 parse_checked(const char *permission, PermEntry *e)
 {
 	permission_parse(permission, e);
@@ -180,6 +193,225 @@ context_tenants(const TenancyContext *ctx, const PermEntry *e)
 										   false, TYPALIGN_CHAR));
 }
 
+
+/*
+ * Tenant sets kept from one statement to the next ------------------------
+ *
+ * A reader of thousands of tenants (an organization's admin, a service
+ * user) gets the same list in statement after statement.  Building it again
+ * for each (the array, and the hash table a row check searches) costs as
+ * much as a short query itself: the lists of contexts without a tenant are
+ * kept here, each valid while the decision cache has received no
+ * invalidation since it was made (tenancy_cache_epoch()) and no grant it
+ * counted has expired.  A set replaced or dropped while a statement may
+ * still read it is freed at the end of the transaction.  Together the kept
+ * sets stay within tenancy.cache_size, as the cache does.
+ */
+typedef struct TenantHashEntry
+{
+	pg_uuid_t	key;
+	char		status;
+} TenantHashEntry;
+
+#define SH_PREFIX tenanthash
+#define SH_ELEMENT_TYPE TenantHashEntry
+#define SH_KEY_TYPE pg_uuid_t
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) hash_bytes((const unsigned char *) (k).data, UUID_LEN)
+#define SH_EQUAL(tb, a, b) (memcmp((a).data, (b).data, UUID_LEN) == 0)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+typedef struct TenantSet
+{
+	MemoryContext cxt;			/* holds the set and everything in it */
+	pg_uuid_t	user;
+	char	   *permission;
+	uint64		cache_epoch;	/* tenancy_cache_epoch() before it was read */
+	TimestampTz valid_until;	/* DT_NOBEGIN: for one statement only */
+	bool		kept;			/* in tenant_sets[] */
+	Datum		array;			/* uuid[], sorted */
+	int			n;
+	tenanthash_hash *hash;		/* made when a row check first asks */
+} TenantSet;
+
+#define TENANT_SETS 4
+static TenantSet *tenant_sets[TENANT_SETS];	/* most recently used first */
+static List *retired_sets = NIL;	/* freed at the end of the transaction */
+
+static void
+retire_set(TenantSet *set)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	set->kept = false;
+	retired_sets = lappend(retired_sets, set);
+	MemoryContextSwitchTo(old);
+}
+
+static Size
+kept_sets_bytes(void)
+{
+	Size		bytes = 0;
+
+	for (int i = 0; i < TENANT_SETS; i++)
+		if (tenant_sets[i] != NULL)
+			bytes += MemoryContextMemAllocated(tenant_sets[i]->cxt, true);
+	return bytes;
+}
+
+/* Makes room for a set of this many bytes; false if it can never fit. */
+static bool
+make_room_for_set(Size bytes)
+{
+	Size		cap = tenancy_cache_cap();
+
+	if (bytes > cap)
+		return false;
+	for (int i = TENANT_SETS - 1; i >= 0 && kept_sets_bytes() + bytes > cap; i--)
+	{
+		if (tenant_sets[i] == NULL)
+			continue;
+		retire_set(tenant_sets[i]);
+		memmove(&tenant_sets[i], &tenant_sets[i + 1],
+				sizeof(TenantSet *) * (TENANT_SETS - 1 - i));
+		tenant_sets[TENANT_SETS - 1] = NULL;
+	}
+	return true;
+}
+
+/* Puts a set first in tenant_sets[] (the last one is dropped). */
+static void
+keep_set_first(TenantSet *set, int at)
+{
+	if (at < 0)
+	{
+		at = TENANT_SETS - 1;
+		if (tenant_sets[at] != NULL)
+			retire_set(tenant_sets[at]);
+	}
+	memmove(&tenant_sets[1], &tenant_sets[0], sizeof(TenantSet *) * at);
+	tenant_sets[0] = set;
+}
+
+/*
+ * The tenants where the context may act for a permission: a kept set, or
+ * one made now (kept when it may be; otherwise in the caller's memory,
+ * transient_parent, for this statement).
+ */
+static TenantSet *
+tenant_set_get(const TenancyContext *ctx, const char *permission,
+			   const PermEntry *e, MemoryContext transient_parent)
+{
+	uint64		epoch = tenancy_cache_epoch();
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	TimestampTz until = DT_NOBEGIN;
+	pg_uuid_t  *list = NULL;
+	TenantSet  *set;
+	MemoryContext old;
+	Datum	   *elems;
+	int			n;
+	int			i;
+
+	if (!ctx->has_tenant)
+		for (i = 0; i < TENANT_SETS; i++)
+		{
+			set = tenant_sets[i];
+			if (set == NULL || memcmp(&set->user, &ctx->user, UUID_LEN) != 0 ||
+				strcmp(set->permission, permission) != 0)
+				continue;
+			if (set->cache_epoch == epoch && now < set->valid_until)
+			{
+				keep_set_first(set, i);
+				return set;
+			}
+			/* stale: out of the way */
+			retire_set(set);
+			memmove(&tenant_sets[i], &tenant_sets[i + 1],
+					sizeof(TenantSet *) * (TENANT_SETS - 1 - i));
+			tenant_sets[TENANT_SETS - 1] = NULL;
+			break;
+		}
+
+	if (ctx->has_tenant)
+		n = context_tenant_list(ctx, e, &list);
+	else
+		n = tenancy_user_tenants_until(&ctx->user, e, &list, &until);
+
+	set = NULL;
+	if (!ctx->has_tenant && now < until)
+	{
+		/* the array and, likely, the hash table (24 bytes a tenant) */
+		Size		bytes = 1024 + (Size) n * (UUID_LEN + 32);
+
+		if (make_room_for_set(bytes))
+		{
+			set = MemoryContextAllocZero(AllocSetContextCreate(TopMemoryContext,
+															   "pg_tenancy tenant set",
+															   ALLOCSET_DEFAULT_SIZES),
+										 sizeof(TenantSet));
+			set->kept = true;
+		}
+	}
+	if (set == NULL)
+		set = MemoryContextAllocZero(AllocSetContextCreate(transient_parent,
+														   "pg_tenancy tenant set",
+														   ALLOCSET_SMALL_SIZES),
+									 sizeof(TenantSet));
+	set->cxt = GetMemoryChunkContext(set);
+	set->user = ctx->user;
+	set->cache_epoch = epoch;
+	set->valid_until = set->kept ? until : DT_NOBEGIN;
+	set->n = n;
+	old = MemoryContextSwitchTo(set->cxt);
+	set->permission = pstrdup(permission);
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		elems[i] = UUIDPGetDatum(&list[i]);
+	set->array = PointerGetDatum(construct_array(elems, n, UUIDOID, UUID_LEN,
+												 false, TYPALIGN_CHAR));
+	pfree(elems);
+	MemoryContextSwitchTo(old);
+	if (set->kept)
+		keep_set_first(set, -1);
+	return set;
+}
+
+/* The set's hash table, made on first use. */
+static tenanthash_hash *
+tenant_set_hash(TenantSet *set)
+{
+	if (set->hash == NULL)
+	{
+		ArrayType  *a = DatumGetArrayTypeP(set->array);
+		pg_uuid_t  *t = (pg_uuid_t *) ARR_DATA_PTR(a);
+		tenanthash_hash *h = tenanthash_create(set->cxt, Max(set->n, 1), NULL);
+		bool		found;
+
+		for (int i = 0; i < set->n; i++)
+			(void) tenanthash_insert(h, t[i], &found);
+		set->hash = h;
+	}
+	return set->hash;
+}
+
+static void
+policy_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	foreach(lc, retired_sets)
+		MemoryContextDelete(((TenantSet *) lfirst(lc))->cxt);
+	list_free(retired_sets);
+	retired_sets = NIL;
+}
+
 static Datum
 tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
 {
@@ -210,22 +442,75 @@ tenants_for_policy(FunctionCallInfo fcinfo, bool for_write)
 	if (!tenancy_context_get(&ctx))
 	{
 		if (for_write)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("no tenancy context is set"),
-					 errdetail("Writing to a protected table needs \"%s\" in the current context.",
-							   permission),
-					 errhint("Call tenancy.set_context() in this transaction first.")));
+			no_context_to_write(permission);
 		memo = memo_store(fcinfo, permission,
 						  PointerGetDatum(construct_empty_array(UUIDOID)),
 						  false, -1, false);
 		return memo->result;
 	}
-	memo = memo_store(fcinfo, permission, context_tenants(&ctx, &e),
-					  false, -1, false);
+	{
+		TenantSet  *set = tenant_set_get(&ctx, permission, &e,
+										 fcinfo->flinfo->fn_mcxt);
+
+		/* the set's own array: it outlives the statement */
+		memo = memo_store(fcinfo, permission, (Datum) 0, true, -1, false);
+		memo->result = set->array;
+		memo->isnull = false;
+	}
 	if (get_fn_expr_arg_stable(fcinfo->flinfo, 0))
 		memo->arg = PG_GETARG_DATUM(0);
 	return memo->result;
+}
+
+/*
+ * tenancy._tenant_in(tenant uuid, permission text, for_write boolean)
+ * returns boolean: "tenant = ANY (visible_tenants(permission))" (or
+ * writable_tenants) as one hash lookup per row.  The planner hook puts it
+ * in place of that condition where a plan checks it row by row (a filter):
+ * the hash table of a kept set is made once, not once per statement as
+ * PostgreSQL's own hashed "= ANY" is.  The same answer for every row,
+ * including NULL for a NULL tenant.
+ */
+typedef struct TenantInMemo
+{
+	uint64		context;		/* tenancy_context_identity() */
+	Datum		arg;			/* the permission it was asked with */
+	TenantSet  *set;
+	tenanthash_hash *hash;
+} TenantInMemo;
+
+PG_FUNCTION_INFO_V1(tenancy_tenant_in);
+Datum
+tenancy_tenant_in(PG_FUNCTION_ARGS)
+{
+	TenantInMemo *m = fcinfo->flinfo->fn_extra;
+	pg_uuid_t  *tenant = PG_GETARG_UUID_P(0);
+
+	if (m == NULL || m->context != tenancy_context_identity() ||
+		m->arg != PG_GETARG_DATUM(1))
+	{
+		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		bool		for_write = PG_GETARG_BOOL(2);
+		TenancyContext ctx;
+		PermEntry	e;
+
+		parse_checked(permission, &e);
+		if (m == NULL)
+			m = fcinfo->flinfo->fn_extra =
+				MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TenantInMemo));
+		m->context = tenancy_context_identity();
+		m->arg = get_fn_expr_arg_stable(fcinfo->flinfo, 1) ? PG_GETARG_DATUM(1) : (Datum) 0;
+		m->set = NULL;
+		m->hash = NULL;
+		if (tenancy_context_get(&ctx))
+		{
+			m->set = tenant_set_get(&ctx, permission, &e, fcinfo->flinfo->fn_mcxt);
+			m->hash = tenant_set_hash(m->set);
+		}
+		else if (for_write)
+			no_context_to_write(permission);
+	}
+	PG_RETURN_BOOL(m->hash != NULL && tenanthash_lookup(m->hash, *tenant) != NULL);
 }
 
 PG_FUNCTION_INFO_V1(tenancy_audit_orgs);
@@ -720,12 +1005,7 @@ tenancy_resource_allows_row(PG_FUNCTION_ARGS)
 			memo = palloc0(sizeof(RowMemo));
 		memo->has_context = tenancy_context_get(&memo->ctx);
 		if (!memo->has_context && for_write)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("no tenancy context is set"),
-					 errdetail("Writing to a protected table needs \"%s\" in the current context.",
-							   permission),
-					 errhint("Call tenancy.set_context() in this transaction first.")));
+			no_context_to_write(permission);
 		memo->nvisible = memo->nroles = 0;
 		memo->roles_known = false;
 		if (!memo->has_context)
@@ -1363,19 +1643,76 @@ hash_walker(Node *node, void *context)
 	return expression_tree_walker(node, hash_walker, context);
 }
 
+/*
+ * In a finished plan, "col = ANY (visible_tenants(perm))" (or
+ * writable_tenants) where it is checked row by row, in a node's filter,
+ * becomes tenancy._tenant_in(col, perm, for_write): the same answer from a
+ * hash table kept across statements.  Index conditions keep the array
+ * (read once per scan), and so do rechecks.
+ */
+static Node *
+tenant_in_mutator(Node *node, void *context)
+{
+	const TenancyCatalog *cat = context;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) node;
+		Node	   *lhs = linitial(saop->args);
+		FuncExpr   *fn = lsecond(saop->args);
+
+		if (saop->useOr && IsA(fn, FuncExpr) &&
+			(fn->funcid == cat->visible_tenants_fn || fn->funcid == cat->writable_tenants_fn) &&
+			list_length(fn->args) == 1 && exprType(lhs) == UUIDOID &&
+			get_opcode(saop->opno) == F_UUID_EQ)
+			return (Node *) makeFuncExpr(cat->tenant_in_fn, BOOLOID,
+										 list_make3(tenant_in_mutator(lhs, context),
+													copyObject(linitial(fn->args)),
+													makeBoolConst(fn->funcid == cat->writable_tenants_fn,
+																  false)),
+										 InvalidOid, DEFAULT_COLLATION_OID,
+										 COERCE_EXPLICIT_CALL);
+	}
+	return expression_tree_mutator(node, tenant_in_mutator, context);
+}
+
+static void
+tenant_in_plan(Plan *plan, const TenancyCatalog *cat)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return;
+	/* Citus's plan sends the query's text, not these conditions */
+	if (IsA(plan, CustomScan))
+		return;
+	plan->qual = (List *) tenant_in_mutator((Node *) plan->qual, (void *) cat);
+	tenant_in_plan(plan->lefttree, cat);
+	tenant_in_plan(plan->righttree, cat);
+	if (IsA(plan, Append))
+		foreach(lc, ((Append *) plan)->appendplans)
+			tenant_in_plan(lfirst(lc), cat);
+	else if (IsA(plan, MergeAppend))
+		foreach(lc, ((MergeAppend *) plan)->mergeplans)
+			tenant_in_plan(lfirst(lc), cat);
+	else if (IsA(plan, SubqueryScan))
+		tenant_in_plan(((SubqueryScan *) plan)->subplan, cat);
+}
+
 static PlannedStmt *
 tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 				ParamListInfo boundParams)
 {
+	PlannedStmt *result;
+	HashWalk	walk = {false, NULL};
+
 	TenancyContext ctx;
 	const TenancyCatalog *cat;
 
 	if (!creating_extension)
-	{
-		HashWalk	walk = {false, NULL};
-
 		(void) query_tree_walker(parse, hash_walker, (void *) &walk, 0);
-	}
 
 	/* Only a plan made while a tenant is set can carry the hook's condition. */
 	if (tenancy_context_peek(&ctx) &&
@@ -1431,8 +1768,18 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 		}
 	}
 	if (prev_planner_hook)
-		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
+		result = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	else
+		result = standard_planner(parse, query_string, cursorOptions, boundParams);
+	if (walk.cat != NULL)
+	{
+		ListCell   *lc;
+
+		tenant_in_plan(result->planTree, walk.cat);
+		foreach(lc, result->subplans)
+			tenant_in_plan(lfirst(lc), walk.cat);
+	}
+	return result;
 }
 
 void
@@ -1442,4 +1789,5 @@ tenancy_policy_init(void)
 	row_security_policy_hook_restrictive = tenancy_restrictive_hook;
 	prev_planner_hook = planner_hook;
 	planner_hook = tenancy_planner;
+	RegisterXactCallback(policy_xact_callback, NULL);
 }

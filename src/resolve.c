@@ -986,6 +986,15 @@ int
 tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 					 pg_uuid_t **result)
 {
+	TimestampTz valid_until;
+
+	return tenancy_user_tenants_until(user, perm, result, &valid_until);
+}
+
+int
+tenancy_user_tenants_until(const pg_uuid_t *user, const PermEntry *perm,
+						   pg_uuid_t **result, TimestampTz *keep_until)
+{
 	MemoryContext work;
 	MemoryContext caller = CurrentMemoryContext;
 	pg_uuid_t  *scratch = NULL;
@@ -994,7 +1003,7 @@ tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 	bool		pushed;
 	int			n;
 
-	n = tenancy_cache_get_tenants(user, perm, result);
+	n = tenancy_cache_get_tenants(user, perm, result, keep_until);
 	if (n >= 0)
 		return n;
 
@@ -1013,6 +1022,7 @@ tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 	MemoryContextDelete(work);
 	tenancy_cache_put_tenants(user, perm, *result, n, valid_until,
 							  GetActiveSnapshot(), buckets);
+	*keep_until = tenancy_cache_may_keep(GetActiveSnapshot()) ? valid_until : DT_NOBEGIN;
 	read_end(pushed);
 	return n;
 }

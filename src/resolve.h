@@ -26,6 +26,13 @@ extern PermSet *tenancy_resolve_until(const pg_uuid_t *user,
 extern int	tenancy_user_tenants(const pg_uuid_t *user, const PermEntry *perm,
 								 pg_uuid_t **tenants);
 
+/*
+ * The same, and until when the answer may be kept beyond this statement
+ * (DT_NOBEGIN: not at all): as the decision cache would keep it.
+ */
+extern int	tenancy_user_tenants_until(const pg_uuid_t *user, const PermEntry *perm,
+									   pg_uuid_t **tenants, TimestampTz *valid_until);
+
 /* One resource shared with a user. */
 typedef struct SharedResource
 {

@@ -62,6 +62,15 @@ AS 'MODULE_PATHNAME', 'tenancy_resource_allows_row';
 COMMENT ON FUNCTION tenancy.resource_allows(uuid, uuid, anyelement, text, boolean, regclass) IS
     'A resource-level policy''s conditions (tenant-wide permission, owner, share) in one call per row; what the planner puts in place of the policy when the plan reads the current tenant''s rows.';
 
+-- 1b. The row check the planner puts in place of a policy's tenant list
+--     where a plan filters row by row (issue 14).
+CREATE FUNCTION tenancy._tenant_in(tenant uuid, permission text, for_write boolean)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_tenant_in';
+COMMENT ON FUNCTION tenancy._tenant_in(uuid, text, boolean) IS
+    'tenant = ANY (visible_tenants(permission)) (writable_tenants when for_write) as one hash lookup: what the planner puts in its place where a plan checks it row by row.';
+
 -- 2. Shares gain relid, the table a share was made on, as their fifth
 --    column: the table is built again, as 0.2.0 creates it, and the rows
 --    are copied.  A share names the one protected root table with an id
@@ -1491,7 +1500,7 @@ BEGIN
           AND p.proname NOT IN ('allows', 'permissions', 'has_permission',
                                 'set_context', 'set_context_token', 'clear_context',
                                 'current_user_id', 'current_tenant_id',
-                                'visible_tenants', 'writable_tenants', 'context_tenant',
+                                'visible_tenants', 'writable_tenants', 'context_tenant', '_tenant_in',
                                 'role_tenants', 'shared_ids', 'is_shared', 'resource_allows',
                                 'has_resource_permission', 'share', 'unshare',
                                 'accept_invitation',

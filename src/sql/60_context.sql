@@ -63,6 +63,13 @@ AS 'MODULE_PATHNAME', 'tenancy_writable_tenants';
 COMMENT ON FUNCTION tenancy.writable_tenants(text) IS
     'As visible_tenants, but an error without a context: used by the write policies.';
 
+CREATE FUNCTION tenancy._tenant_in(tenant uuid, permission text, for_write boolean)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+AS 'MODULE_PATHNAME', 'tenancy_tenant_in';
+COMMENT ON FUNCTION tenancy._tenant_in(uuid, text, boolean) IS
+    'tenant = ANY (visible_tenants(permission)) (writable_tenants when for_write) as one hash lookup: what the planner puts in its place where a plan checks it row by row.';
+
 CREATE FUNCTION tenancy.context_tenant(permission text)
 RETURNS uuid
 LANGUAGE C STABLE STRICT PARALLEL RESTRICTED

@@ -19,7 +19,7 @@ BEGIN
           AND p.proname NOT IN ('allows', 'permissions', 'has_permission',
                                 'set_context', 'set_context_token', 'clear_context',
                                 'current_user_id', 'current_tenant_id',
-                                'visible_tenants', 'writable_tenants', 'context_tenant',
+                                'visible_tenants', 'writable_tenants', 'context_tenant', '_tenant_in',
                                 'role_tenants', 'shared_ids', 'is_shared', 'resource_allows',
                                 'has_resource_permission', 'share', 'unshare',
                                 'accept_invitation',
