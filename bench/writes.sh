@@ -151,12 +151,18 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
-# Check: the protected statements did what the baseline did (one run, committed).
+# Check: the protected statements did what the baseline did (one run,
+# committed), and count the calls of pg_tenancy's functions that run (the
+# policies' functions, evaluated per row where PostgreSQL checks a policy on
+# each new row), after the timed rounds: track_functions costs a little.
+q "ALTER ROLE bench_app SET track_functions = 'all'" >/dev/null
+declare -A CALLS
 check_rows() {
-    local before after
-    before=$(q "SELECT count(*) FROM $2")
-    sed 's/^ROLLBACK;$/COMMIT;/' "$WORK/$1.prot.sql" >"$WORK/$1.commit.sql"
-    run "$WORK/$1.commit.sql" >/dev/null
+    local after
+    sed -e 's/^ROLLBACK;$/COMMIT;/' \
+        -e 's/^\\echo MS :ms$/SELECT sum(calls) - 1 AS fc FROM pg_stat_xact_user_functions WHERE schemaname = '"'tenancy'"' \\gset\n\\echo MS :fc/' \
+        "$WORK/$1.prot.sql" >"$WORK/$1.commit.sql"
+    CALLS[$1]=$(run "$WORK/$1.commit.sql")
     after=$(q "SELECT count(*), sum(amount) FROM $2")
     sed 's/^ROLLBACK;$/COMMIT;/' "$WORK/$1.base.sql" >"$WORK/$1.commitb.sql"
     run "$WORK/$1.commitb.sql" >/dev/null
@@ -165,21 +171,22 @@ check_rows() {
 reset_tables
 for name in $QUERIES; do check_rows "$name" "${PT[$name]}" "${BT[$name]}"; reset_tables; done
 
-printf '\n%-18s %8s %12s %12s %9s %s\n' statement rows "protected" "baseline" ratio "per round (protected/baseline)"
-printf '%-18s %8s %12s %12s %9s\n' "" "" "(ms)" "(ms)" ""
+printf '\n%-18s %8s %12s %12s %9s %10s  %s\n' statement rows "protected" "baseline" ratio "calls/row" "per round (protected/baseline)"
+printf '%-18s %8s %12s %12s %9s %10s\n' "" "" "(ms)" "(ms)" "" "(policy)"
 LINES=()
 for name in $QUERIES; do
     p=$(median <"$WORK/$name.p"); b=$(median <"$WORK/$name.b")
     ratio=$(awk -v a="$p" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
     per=$(paste "$WORK/$name.p" "$WORK/$name.b" | awk '{ printf "%.2f ", $1 / $2 }')
-    printf '%-18s %8s %12.3f %12.3f %9s %s\n' "$name" "${ROWS[$name]}" "$p" "$b" "$ratio" "$per"
-    LINES+=("BENCH write_$name ratio_vs_handwritten=$ratio rows=${ROWS[$name]}")
+    cpr=$(awk -v c="${CALLS[$name]}" -v n="${ROWS[$name]}" -v k="${PER[$name]}" 'BEGIN { printf "%.2f", c / (n * k) }')
+    printf '%-18s %8s %12.3f %12.3f %9s %10s  %s\n' "$name" "${ROWS[$name]}" "$p" "$b" "$ratio" "$cpr" "$per"
+    LINES+=("BENCH write_$name ratio_vs_handwritten=$ratio rows=${ROWS[$name]} policy_calls_per_row=$cpr")
     if [ "$name" = bulk_load ]; then
         c=$(median <"$WORK/$name.c")
         rc=$(awk -v a="$p" -v b="$c" 'BEGIN { printf "%.3f", a / b }')
         rcb=$(awk -v a="$b" -v b="$c" 'BEGIN { printf "%.3f", a / b }')
         per=$(paste "$WORK/$name.p" "$WORK/$name.c" | awk '{ printf "%.2f ", $1 / $2 }')
-        printf '%-18s %8s %12.3f %12.3f %9s %s\n' "  vs plain COPY" "${ROWS[$name]}" "$p" "$c" "$rc" "$per"
+        printf '%-18s %8s %12.3f %12.3f %9s %10s  %s\n' "  vs plain COPY" "${ROWS[$name]}" "$p" "$c" "$rc" "" "$per"
         LINES+=("BENCH write_bulk_load_vs_copy ratio_vs_copy=$rc rows=${ROWS[$name]} unprotected_path_vs_copy=$rcb")
     fi
 done
