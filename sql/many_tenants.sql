@@ -149,6 +149,49 @@ DEALLOCATE newest;
 RESET plan_cache_mode;
 RESET ROLE;
 
+-- In parallel: the workers take the context the leader decided on, and
+-- only that.  The application role cannot set what the leader passes them.
+CREATE FUNCTION pg_temp.parallel_plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || query LOOP
+        IF line ~ 'Parallel|Workers Launched' THEN
+            RETURN NEXT btrim(line);
+        END IF;
+    END LOOP;
+END
+$$;
+SET tenancy.parallel_context = '00000000-0000-0000-0000-000000000001';
+SET ROLE regress_many_app;
+SET tenancy.parallel_context = '00000000-0000-0000-0000-000000000001';
+SET enable_indexscan = off;
+SET enable_seqscan = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;  -- every row from a worker
+BEGIN;
+SELECT tenancy.set_context(:'svc');
+SELECT pg_temp.parallel_plan('SELECT count(*) FROM items');
+SELECT count(*) AS svc_rows_in_parallel FROM items;
+SELECT tenancy.set_context(:'admin');
+SELECT count(*) AS admin_rows_in_parallel FROM items;
+SELECT tenancy.clear_context();
+SELECT count(*) AS cleared_in_parallel FROM items;
+COMMIT;
+-- A context left at session level by an earlier client does not count in
+-- the leader, nor in its workers.
+SET tenancy.context = :'admin';
+SELECT count(*) AS stale_in_parallel FROM items;
+BEGIN;
+SELECT count(*) AS stale_in_parallel_transaction FROM items;
+COMMIT;
+RESET tenancy.context;
+RESET ROLE;
+RESET ALL;
+
 DROP TABLE items;
 DROP TABLE t;
 DROP ROLE regress_many_app;

@@ -66,6 +66,13 @@ typedef struct ContextExtra
 
 /* Settings. */
 static char *context_value = NULL;
+
+/*
+ * tenancy.parallel_context: the context a parallel query's leader decided
+ * on, in canonical form ("" for none), set by the leader as the query
+ * starts (tenancy_context_parallel_start) and read only by its workers.
+ */
+static char *parallel_context = NULL;
 static bool require_signed = false;
 static char *admin_role = NULL;
 static char *user_claim = NULL;		/* tenancy.user_claim */
@@ -639,16 +646,54 @@ tenancy_context_statement_done(void)
 	tenant_plans_exist = false;
 }
 
+/*
+ * A parallel worker cannot tell a value of tenancy.context set in this
+ * transaction from a stale one, nor see gateway claims the way the leader
+ * does: it takes the context its leader decided on, which the leader
+ * passes in tenancy.parallel_context (a setting only a superuser could set
+ * otherwise, and which the leader sets before every parallel query).
+ */
+static bool
+parallel_worker_context(TenancyContext *ctx)
+{
+	const char *v = parallel_context;
+	char		user[UUID_LEN * 2 + 5];
+
+	if (v == NULL || v[0] == '\0')
+		return false;
+	if (strlen(v) != 36 && (strlen(v) != 73 || v[36] != '/'))
+		elog(ERROR, "invalid tenancy.parallel_context \"%s\"", v);
+	memset(ctx, 0, sizeof(*ctx));
+	strlcpy(user, v, 37);
+	ctx->user = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(user)));
+	ctx->has_tenant = strlen(v) == 73;
+	if (ctx->has_tenant)
+		ctx->tenant = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(v + 37)));
+	return true;
+}
+
+void
+tenancy_context_parallel_start(void)
+{
+	TenancyContext ctx;
+	const char *value = "";
+
+	if (IsParallelWorker() || IsInParallelMode())
+		return;
+	if (tenancy_context_peek(&ctx))
+		value = context_ids(&ctx);
+	if (parallel_context != NULL && strcmp(parallel_context, value) == 0)
+		return;
+	(void) set_config_option("tenancy.parallel_context", value,
+							 PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
 static bool
 context_get(TenancyContext *ctx, bool quiet)
 {
-	/*
-	 * A parallel worker cannot tell a value of this transaction from a stale
-	 * one; the functions that read the context are PARALLEL RESTRICTED, and
-	 * this keeps the promise should one run in a worker anyway.
-	 */
 	if (IsParallelWorker())
-		return false;
+		return parallel_worker_context(ctx);
 	switch (explicit_context(ctx))
 	{
 		case EXPLICIT_SET:
@@ -916,6 +961,14 @@ tenancy_context_init(void)
 	defining = true;
 	PG_TRY();
 	{
+		DefineCustomStringVariable("tenancy.parallel_context",
+								   "The context a parallel query's leader decided on (set by pg_tenancy).",
+								   "Read only by the query's parallel workers.",
+								   &parallel_context,
+								   "",
+								   PGC_SUSET,
+								   GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL | GUC_DISALLOW_IN_FILE,
+								   NULL, NULL, NULL);
 		DefineCustomStringVariable("tenancy.context",
 								   "Sets the current user, and optionally tenant, of this transaction.",
 								   "A user's uuid, optionally followed by \"/\" and a tenant's uuid; "

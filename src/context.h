@@ -35,6 +35,12 @@ extern bool tenancy_context_get(TenancyContext *ctx);
  */
 extern bool tenancy_context_peek(TenancyContext *ctx);
 
+/*
+ * As a query with a parallel plan starts, in the leader: the context it
+ * decided on, for its workers (which call tenancy_context_get too).
+ */
+extern void tenancy_context_parallel_start(void);
+
 /* After each statement: see context.c (plans made for a tenant). */
 extern void tenancy_context_statement_done(void);
 

@@ -255,6 +255,9 @@ tenancy_executor_start(QueryDesc *queryDesc, int eflags)
 
 	/* Before Citus's executor opens connections to the workers. */
 	tenancy_citus_statement_start();
+	/* Before the executor enters parallel mode, where no setting changes. */
+	if (queryDesc->plannedstmt->parallelModeNeeded)
+		tenancy_context_parallel_start();
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else

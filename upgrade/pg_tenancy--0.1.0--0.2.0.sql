@@ -66,7 +66,7 @@ COMMENT ON FUNCTION tenancy.resource_allows(uuid, uuid, anyelement, text, boolea
 --     where a plan filters row by row (issue 14).
 CREATE FUNCTION tenancy._tenant_in(tenant uuid, permission text, for_write boolean)
 RETURNS boolean
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_tenant_in';
 COMMENT ON FUNCTION tenancy._tenant_in(uuid, text, boolean) IS
     'tenant = ANY (visible_tenants(permission)) (writable_tenants when for_write) as one hash lookup: what the planner puts in its place where a plan checks it row by row.';
@@ -2570,3 +2570,11 @@ REVOKE EXECUTE ON FUNCTION tenancy._note_pending_share(text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION tenancy._pending_share(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION tenancy._check_share_row() FROM PUBLIC;
 -- end of issue 13: protect() on Citus tables
+
+-- Issue 14: the functions a tenant-wide read policy calls may run in a
+-- parallel worker, which takes the context its leader decided on
+-- (tenancy.parallel_context).
+ALTER FUNCTION tenancy.current_user_id() PARALLEL SAFE;
+ALTER FUNCTION tenancy.current_tenant_id() PARALLEL SAFE;
+ALTER FUNCTION tenancy.visible_tenants(text) PARALLEL SAFE;
+ALTER FUNCTION tenancy.context_tenant(text) PARALLEL SAFE;

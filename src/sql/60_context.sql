@@ -2,9 +2,12 @@
 -- The session context (src/context.c) and the functions that row-level
 -- security policies call (src/policy.c).
 --
--- Everything that reads the context is PARALLEL RESTRICTED: a parallel
--- worker cannot tell a context of this transaction from a stale one, so the
--- leader alone evaluates it.
+-- A parallel worker cannot tell a context of this transaction from a stale
+-- one: it takes the context its leader decided on (tenancy.parallel_context,
+-- src/context.c).  The functions a tenant-wide read policy calls are
+-- PARALLEL SAFE, so that a query over many tenants may run in parallel as a
+-- hand-written one does; the rest that read the context are PARALLEL
+-- RESTRICTED.
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION tenancy.set_context(user_id uuid, tenant uuid DEFAULT NULL)
@@ -30,14 +33,14 @@ COMMENT ON FUNCTION tenancy.clear_context() IS
 
 CREATE FUNCTION tenancy.current_user_id()
 RETURNS uuid
-LANGUAGE C STABLE PARALLEL RESTRICTED
+LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_current_user_id';
 COMMENT ON FUNCTION tenancy.current_user_id() IS
     'The user of the current context, or NULL when none is set.';
 
 CREATE FUNCTION tenancy.current_tenant_id()
 RETURNS uuid
-LANGUAGE C STABLE PARALLEL RESTRICTED
+LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_current_tenant_id';
 COMMENT ON FUNCTION tenancy.current_tenant_id() IS
     'The tenant of the current context, or NULL when none is set.';
@@ -51,7 +54,7 @@ COMMENT ON FUNCTION tenancy.has_permission(uuid, text) IS
 
 CREATE FUNCTION tenancy.visible_tenants(permission text)
 RETURNS uuid[]
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_visible_tenants';
 COMMENT ON FUNCTION tenancy.visible_tenants(text) IS
     'The tenants where the current context holds a permission (only the current tenant when one is set); empty without a context.';
@@ -65,14 +68,14 @@ COMMENT ON FUNCTION tenancy.writable_tenants(text) IS
 
 CREATE FUNCTION tenancy._tenant_in(tenant uuid, permission text, for_write boolean)
 RETURNS boolean
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_tenant_in';
 COMMENT ON FUNCTION tenancy._tenant_in(uuid, text, boolean) IS
     'tenant = ANY (visible_tenants(permission)) (writable_tenants when for_write) as one hash lookup: what the planner puts in its place where a plan checks it row by row.';
 
 CREATE FUNCTION tenancy.context_tenant(permission text)
 RETURNS uuid
-LANGUAGE C STABLE STRICT PARALLEL RESTRICTED
+LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'tenancy_context_tenant';
 COMMENT ON FUNCTION tenancy.context_tenant(text) IS
     'The current tenant when the current user holds the permission there, else NULL.';
