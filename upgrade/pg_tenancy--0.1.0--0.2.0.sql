@@ -64,9 +64,16 @@ COMMENT ON FUNCTION tenancy.resource_allows(uuid, uuid, anyelement, text, boolea
 
 -- 1b. The row check the planner puts in place of a policy's tenant list
 --     where a plan filters row by row (issue 14).
+CREATE FUNCTION tenancy._tenant_in_support(internal)
+RETURNS internal
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'tenancy_tenant_in_support';
+COMMENT ON FUNCTION tenancy._tenant_in_support(internal) IS
+    'The planner''s estimate of tenancy._tenant_in(): the share of rows whose tenant the context sees, from the column''s statistics.';
 CREATE FUNCTION tenancy._tenant_in(tenant uuid, permission text, for_write boolean)
 RETURNS boolean
 LANGUAGE C STABLE STRICT PARALLEL SAFE
+SUPPORT tenancy._tenant_in_support
 AS 'MODULE_PATHNAME', 'tenancy_tenant_in';
 COMMENT ON FUNCTION tenancy._tenant_in(uuid, text, boolean) IS
     'tenant = ANY (visible_tenants(permission)) (writable_tenants when for_write) as one hash lookup: what the planner puts in its place where a plan checks it row by row.';
