@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# bench/readers.sh — readers of many tenants: what a protected query costs
+# for an organization admin over every tenant, a service user
+# with roles in 1,000 tenants and a team's member whose team holds a role in
+# 2,000, each against the fastest hand-written filter for the same rule.
+# (An organization manager reads no tenant data: it has nothing to compare.)
+# On demand; never part of the tests.
+#
+# 1,000,000 rows, 900,000 of them over the TENANTS tenants of one
+# organization, and a second protected table for joins
+# (bench/readers_setup.sql).  Each query runs under pgbench (one client,
+# prepared statements) in rounds that interleave the protected query and
+# each hand-written one:
+#   literal   tenant_id = ANY ('{...every visible tenant...}')
+#   subquery  tenant_id IN (SELECT ... FROM tenancy.tenants or
+#             tenancy.role_assignments ...), the rule written as SQL
+# and the median per-statement latency of each is compared with the faster
+# of the two.  Prints a table, then one line per reader and query:
+#   BENCH readers_<tenants>_<reader>_<query> ratio_vs_handwritten=<x> visible_tenants=<n>
+#
+# Environment: TENANTS (tenants of the big organization, a multiple of
+# 2,000; default 10000), READERS (some of "admin svc crew"),
+# QUERIES (some of "newest filtered keyset count grouped join"), ROUNDS
+# (default 3), SECONDS_PER_RUN (default 2), REPEAT (statements per
+# transaction, default 3), KEEP=1 to keep the cluster.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+TENANTS=${TENANTS:-10000}
+ROUNDS=${ROUNDS:-3}
+SECS=${SECONDS_PER_RUN:-2}
+REPEAT=${REPEAT:-3}
+READERS=${READERS:-admin svc crew}
+QUERIES=${QUERIES:-newest filtered keyset count grouped join}
+[ $((TENANTS % 2000)) -eq 0 ] || die "TENANTS must be a multiple of 2000"
+
+bench_cluster
+say "loading 1,000,000 rows over $TENANTS + 100 tenants (a few minutes)"
+"$PG_BIN/psql" -X -q -d bench -v tenants="$TENANTS" -f "$REPO/bench/readers_setup.sql" >/dev/null
+
+q() { "$PG_BIN/psql" -X -At -d bench -c "$1"; }
+BIG=$(q "SELECT id FROM tenancy.organizations WHERE slug = 'big'")
+declare -A USER_ID SUBQ
+for r in admin svc crew; do
+    USER_ID[$r]=$(q "SELECT id FROM tenancy.users WHERE email = '$r@bench.test'")
+done
+ORG_SUBQ="SELECT id FROM tenancy.tenants WHERE org_id = '$BIG'"
+SUBQ[admin]=$ORG_SUBQ
+SUBQ[svc]="SELECT tenant_id FROM tenancy.role_assignments WHERE user_id = '${USER_ID[svc]}'"
+SUBQ[crew]="SELECT ra.tenant_id FROM tenancy.role_assignments ra JOIN tenancy.team_members tm ON tm.team_id = ra.team_id WHERE tm.user_id = '${USER_ID[crew]}'"
+
+# query NAME TABLE-SUFFIX FILTER: the query's text on items$2 (and notes$2),
+# with FILTER (a condition on tenant_id, with %s for the table) on each
+# table it reads.
+query() {
+    local f=${3:-}
+    local fi="" fn="" wi="" wn=""
+    if [ -n "$f" ]; then
+        fi=$(printf "$f" i); fn=$(printf "$f" n)
+        wi="WHERE $fi"; wn="AND $fn AND $fi"
+    fi
+    case $1 in
+        newest)   echo "SELECT * FROM items$2 i $wi ORDER BY created_at DESC LIMIT 50;" ;;
+        filtered) echo "SELECT * FROM items$2 i WHERE status = 3 ${fi:+AND $fi} ORDER BY created_at DESC LIMIT 50;" ;;
+        keyset)   echo "SELECT * FROM items$2 i WHERE created_at < '2026-01-01'::timestamptz + :sec * interval '1 second' ${fi:+AND $fi} ORDER BY created_at DESC LIMIT 50;" ;;
+        count)    echo "SELECT count(*) FROM items$2 i $wi;" ;;
+        grouped)  echo "SELECT status, count(*), sum(amount) FROM items$2 i $wi GROUP BY status;" ;;
+        join)     echo "SELECT n.id, n.created_at, i.title FROM notes$2 n JOIN items$2 i ON i.id = n.item_id WHERE true $wn ORDER BY n.created_at DESC LIMIT 50;" ;;
+        *) die "unknown query $1" ;;
+    esac
+}
+
+# write_script FILE CONTEXT QUERY: the query REPEAT times in one transaction
+write_script() {
+    {
+        echo "BEGIN;"
+        echo "$2"
+        for _ in $(seq "$REPEAT"); do
+            echo "\\set sec random(100000, 900000)"
+            echo "$3"
+        done
+        echo "COMMIT;"
+    } >"$1"
+}
+
+# run_pgbench SCRIPT -> mean latency (ms) of the query statements (every
+# SELECT after the context's)
+run_pgbench() {
+    local out
+    out=$("$PG_BIN/pgbench" -n -r -M prepared -c 1 -U bench_app -T "$SECS" -f "$1" bench 2>&1) \
+        || { echo "$out" >&2; die "pgbench failed"; }
+    echo "$out" | awk '/^ +[0-9.]+ +[0-9]+ +SELECT / { n++; if (n >= 2) { s += $1; k++ } }
+                       END { printf "%.5f\n", s / k }'
+}
+
+printf '\n%-8s %-9s %8s %12s %12s %12s %10s\n' reader query tenants "protected" "literal" "subquery" "ratio"
+printf '%-8s %-9s %8s %12s %12s %12s %10s\n' "" "" "" "(ms)" "(ms)" "(ms)" ""
+LINES=()
+for r in $READERS; do
+    visible=$("$PG_BIN/psql" -X -At -q -d bench -c "BEGIN" \
+              -c "SELECT FROM tenancy.set_context('${USER_ID[$r]}')" \
+              -c "SELECT cardinality(tenancy.visible_tenants('item:read'))" -c "COMMIT" | tail -1)
+    # the literal: every tenant the reader sees, as the policy computes them
+    literal=$(q "SELECT string_agg(id::text, ',') FROM tenancy.tenants WHERE id IN (${SUBQ[$r]})")
+    for name in $QUERIES; do
+        base="$WORK/$r.$name"
+        write_script "$base.prot.sql" "SELECT tenancy.set_context('${USER_ID[$r]}');" "$(query "$name" "")"
+        write_script "$base.lit.sql" "SELECT 1;" "$(query "$name" _plain "%s.tenant_id = ANY ('{$literal}')")"
+        write_script "$base.sub.sql" "SELECT 1;" "$(query "$name" _plain "%s.tenant_id IN (${SUBQ[$r]})")"
+        : >"$base.p"; : >"$base.l"; : >"$base.s"
+        for _ in $(seq "$ROUNDS"); do
+            run_pgbench "$base.prot.sql" >>"$base.p"
+            run_pgbench "$base.lit.sql" >>"$base.l"
+            run_pgbench "$base.sub.sql" >>"$base.s"
+        done
+        p=$(median <"$base.p"); l=$(median <"$base.l"); s=$(median <"$base.s")
+        best=$(awk -v a="$l" -v b="$s" 'BEGIN { print (a < b) ? a : b }')
+        rv=$(ratio "$p" "$best")
+        printf '%-8s %-9s %8s %12.3f %12.3f %12.3f %10s\n' "$r" "$name" "$visible" "$p" "$l" "$s" "$rv"
+        LINES+=("BENCH readers_${TENANTS}_${r}_${name} ratio_vs_handwritten=$rv visible_tenants=$visible")
+    done
+done
+echo
+printf '%s\n' "${LINES[@]}"
