@@ -346,8 +346,8 @@ tenant_set_get(const TenancyContext *ctx, const char *permission,
 	set = NULL;
 	if (!ctx->has_tenant && now < until)
 	{
-		/* the array and, likely, the hash table (24 bytes a tenant) */
-		Size		bytes = 1024 + (Size) n * (UUID_LEN + 32);
+		/* the array (16 bytes a tenant) and the hash table (17 bytes a slot) */
+		Size		bytes = 1024 + (Size) n * (UUID_LEN + 24);
 
 		if (make_room_for_set(bytes))
 		{
