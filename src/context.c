@@ -657,23 +657,41 @@ static bool
 parallel_worker_context(TenancyContext *ctx)
 {
 	const char *v = parallel_context;
-	char		user[UUID_LEN * 2 + 5];
+	const char *sep;
+	size_t		len;
+	char		ids[2 * 36 + 2];
 
 	if (v == NULL || v[0] == '\0')
 		return false;
-	if (strlen(v) != 36 && (strlen(v) != 73 || v[36] != '/'))
+	/* "<user>[/<tenant>][;<segment of tenant lists>]" */
+	sep = strchr(v, ';');
+	len = sep != NULL ? (size_t) (sep - v) : strlen(v);
+	if (len != 36 && (len != 73 || v[36] != '/'))
 		elog(ERROR, "invalid tenancy.parallel_context \"%s\"", v);
 	memset(ctx, 0, sizeof(*ctx));
-	strlcpy(user, v, 37);
-	ctx->user = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(user)));
-	ctx->has_tenant = strlen(v) == 73;
+	memcpy(ids, v, len);
+	ids[len] = '\0';
+	ids[36] = '\0';
+	ctx->user = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(ids)));
+	ctx->has_tenant = len == 73;
 	if (ctx->has_tenant)
-		ctx->tenant = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(v + 37)));
+		ctx->tenant = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(ids + 37)));
 	return true;
 }
 
+uint32
+tenancy_context_parallel_lists(void)
+{
+	const char *sep;
+
+	if (!IsParallelWorker() || parallel_context == NULL ||
+		(sep = strchr(parallel_context, ';')) == NULL)
+		return 0;
+	return (uint32) strtoul(sep + 1, NULL, 10);
+}
+
 void
-tenancy_context_parallel_start(void)
+tenancy_context_parallel_start(const void *query)
 {
 	TenancyContext ctx;
 	const char *value = "";
@@ -681,7 +699,14 @@ tenancy_context_parallel_start(void)
 	if (IsParallelWorker() || IsInParallelMode())
 		return;
 	if (tenancy_context_peek(&ctx))
+	{
+		/* and the tenant lists this backend keeps for it (policy.c) */
+		uint32		lists = tenancy_policy_share_lists(&ctx, query);
+
 		value = context_ids(&ctx);
+		if (lists != 0)
+			value = psprintf("%s;%u", value, lists);
+	}
 	if (parallel_context != NULL && strcmp(parallel_context, value) == 0)
 		return;
 	(void) set_config_option("tenancy.parallel_context", value,

@@ -39,7 +39,13 @@ extern bool tenancy_context_peek(TenancyContext *ctx);
  * As a query with a parallel plan starts, in the leader: the context it
  * decided on, for its workers (which call tenancy_context_get too).
  */
-extern void tenancy_context_parallel_start(void);
+extern void tenancy_context_parallel_start(const void *query);
+
+/*
+ * In a parallel worker: the handle of the dynamic shared memory segment in
+ * which the leader put the tenant lists it kept for the context (0: none).
+ */
+extern uint32 tenancy_context_parallel_lists(void);
 
 /* After each statement: see context.c (plans made for a tenant). */
 extern void tenancy_context_statement_done(void);

@@ -257,7 +257,7 @@ tenancy_executor_start(QueryDesc *queryDesc, int eflags)
 	tenancy_citus_statement_start();
 	/* Before the executor enters parallel mode, where no setting changes. */
 	if (queryDesc->plannedstmt->parallelModeNeeded)
-		tenancy_context_parallel_start();
+		tenancy_context_parallel_start(queryDesc);
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
@@ -281,6 +281,8 @@ tenancy_executor_end(QueryDesc *queryDesc)
 		prev_executor_end(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
+	/* the tenant lists the workers read, if it ran in parallel */
+	tenancy_policy_query_done(queryDesc);
 	tenancy_context_statement_done();
 }
 

@@ -51,12 +51,14 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "nodes/supportnodes.h"
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "rewrite/rowsecurity.h"
+#include "storage/dsm.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -66,6 +68,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/selfuncs.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -300,6 +303,161 @@ keep_set_first(TenantSet *set, int at)
 }
 
 /*
+ * Parallel workers start with no set of their own: building the list of an
+ * admin of 100,000 tenants in each worker costs more than a worker saves.
+ * The leader copies the sets it keeps for the context into a dynamic shared
+ * memory segment, which lives until the query's resource owner is released,
+ * and names it in tenancy.parallel_context; a worker makes its sets from
+ * it.  The sets were valid in the leader for this statement, whose
+ * snapshot the workers share.
+ */
+typedef struct SharedList
+{
+	char		permission[NAMEDATALEN * 2];
+	int32		n;
+	pg_uuid_t	tenants[FLEXIBLE_ARRAY_MEMBER];
+} SharedList;
+
+#define SHARED_LIST_SIZE(n) MAXALIGN(offsetof(SharedList, tenants) + (Size) (n) * UUID_LEN)
+
+static bool
+set_usable(const TenantSet *set, uint64 epoch, TimestampTz now)
+{
+	return set->cache_epoch == epoch && now < set->valid_until;
+}
+
+/* Segments made for queries still running, each with its query. */
+typedef struct SharedLists
+{
+	dsm_segment *seg;
+	const void *query;
+} SharedLists;
+
+static List *shared_lists = NIL;
+
+uint32
+tenancy_policy_share_lists(const TenancyContext *ctx, const void *query)
+{
+	uint64		epoch;
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+	Size		size = MAXALIGN(sizeof(int32));
+	int			nsets = 0;
+	dsm_segment *seg;
+	char	   *p;
+
+	if (ctx->has_tenant || CurrentResourceOwner == NULL ||
+		tenancy_catalog_if_installed() == NULL)
+		return 0;
+	epoch = tenancy_cache_epoch();
+	for (int i = 0; i < TENANT_SETS; i++)
+	{
+		TenantSet  *set = tenant_sets[i];
+
+		if (set != NULL && memcmp(&set->user, &ctx->user, UUID_LEN) == 0 &&
+			set_usable(set, epoch, now) && strlen(set->permission) < NAMEDATALEN * 2)
+		{
+			size += SHARED_LIST_SIZE(set->n);
+			nsets++;
+		}
+	}
+	if (nsets == 0)
+		return 0;
+	seg = dsm_create(size, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (seg == NULL)
+		return 0;
+	/* detached when the query ends (or the transaction, on an error) */
+	dsm_pin_mapping(seg);
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		SharedLists *sl = palloc(sizeof(SharedLists));
+
+		sl->seg = seg;
+		sl->query = query;
+		shared_lists = lappend(shared_lists, sl);
+		MemoryContextSwitchTo(old);
+	}
+	p = dsm_segment_address(seg);
+	*(int32 *) p = nsets;
+	p += MAXALIGN(sizeof(int32));
+	for (int i = 0; i < TENANT_SETS; i++)
+	{
+		TenantSet  *set = tenant_sets[i];
+		SharedList *list = (SharedList *) p;
+
+		if (set == NULL || memcmp(&set->user, &ctx->user, UUID_LEN) != 0 ||
+			!set_usable(set, epoch, now) || strlen(set->permission) >= NAMEDATALEN * 2)
+			continue;
+		strlcpy(list->permission, set->permission, sizeof(list->permission));
+		list->n = set->n;
+		if (set->n > 0)
+			memcpy(list->tenants, ARR_DATA_PTR(DatumGetArrayTypeP(set->array)),
+				   (Size) set->n * UUID_LEN);
+		p += SHARED_LIST_SIZE(set->n);
+	}
+	return dsm_segment_handle(seg);
+}
+
+/* The query has ended: its segment goes (all of them with NULL). */
+void
+tenancy_policy_query_done(const void *query)
+{
+	ListCell   *lc;
+
+	foreach(lc, shared_lists)
+	{
+		SharedLists *sl = lfirst(lc);
+
+		if (query == NULL || sl->query == query)
+		{
+			dsm_detach(sl->seg);
+			pfree(sl);
+			shared_lists = foreach_delete_current(shared_lists, lc);
+		}
+	}
+}
+
+/* In a parallel worker: the leader's list for a permission, or NULL. */
+static SharedList *
+leader_list(const char *permission, int *n)
+{
+	static dsm_segment *seg = NULL;
+	static uint32 seg_handle = 0;
+	uint32		handle = tenancy_context_parallel_lists();
+	char	   *p;
+	int32		nsets;
+
+	if (handle == 0)
+		return NULL;
+	if (seg == NULL || seg_handle != handle)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		seg = dsm_attach(handle);
+		MemoryContextSwitchTo(old);
+		if (seg == NULL)
+			return NULL;
+		/* for the worker's life: it serves this one query */
+		dsm_pin_mapping(seg);
+		seg_handle = handle;
+	}
+	p = dsm_segment_address(seg);
+	nsets = *(int32 *) p;
+	p += MAXALIGN(sizeof(int32));
+	for (int i = 0; i < nsets; i++)
+	{
+		SharedList *list = (SharedList *) p;
+
+		if (strcmp(list->permission, permission) == 0)
+		{
+			*n = list->n;
+			return list;
+		}
+		p += SHARED_LIST_SIZE(list->n);
+	}
+	return NULL;
+}
+
+/*
  * The tenants where the context may act for a permission: a kept set, or
  * one made now (kept when it may be; otherwise in the caller's memory,
  * transient_parent, for this statement).
@@ -312,6 +470,7 @@ tenant_set_get(const TenancyContext *ctx, const char *permission,
 	TimestampTz now = GetCurrentStatementStartTimestamp();
 	TimestampTz until = DT_NOBEGIN;
 	pg_uuid_t  *list = NULL;
+	SharedList *shared;
 	TenantSet  *set;
 	MemoryContext old;
 	Datum	   *elems;
@@ -325,7 +484,7 @@ tenant_set_get(const TenancyContext *ctx, const char *permission,
 			if (set == NULL || memcmp(&set->user, &ctx->user, UUID_LEN) != 0 ||
 				strcmp(set->permission, permission) != 0)
 				continue;
-			if (set->cache_epoch == epoch && now < set->valid_until)
+			if (set_usable(set, epoch, now))
 			{
 				keep_set_first(set, i);
 				return set;
@@ -340,6 +499,8 @@ tenant_set_get(const TenancyContext *ctx, const char *permission,
 
 	if (ctx->has_tenant)
 		n = context_tenant_list(ctx, e, &list);
+	else if (IsParallelWorker() && (shared = leader_list(permission, &n)) != NULL)
+		list = shared->tenants;	/* not kept: the worker serves one query */
 	else
 		n = tenancy_user_tenants_until(&ctx->user, e, &list, &until);
 
@@ -409,6 +570,7 @@ policy_xact_callback(XactEvent event, void *arg)
 		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
 		event != XACT_EVENT_PARALLEL_ABORT)
 		return;
+	tenancy_policy_query_done(NULL);
 	foreach(lc, retired_sets)
 		MemoryContextDelete(((TenantSet *) lfirst(lc))->cxt);
 	list_free(retired_sets);

@@ -17,6 +17,16 @@ extern void tenancy_policy_init(void);
 extern bool tenancy_context_tenant_answer(const char *permission,
 										  pg_uuid_t *tenant);
 
+/*
+ * As a parallel query starts, in the leader: the tenant lists it keeps for
+ * the context, in a dynamic shared memory segment for the workers; returns
+ * its handle (0: none).
+ */
+struct TenancyContext;
+extern uint32 tenancy_policy_share_lists(const struct TenancyContext *ctx,
+										 const void *query);
+extern void tenancy_policy_query_done(const void *query);
+
 /* "col = tenancy.current_tenant_id()": its column, or NULL. */
 extern Var *tenancy_current_tenant_clause(Node *clause, Oid current_tenant_fn);
 
