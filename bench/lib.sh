@@ -2,10 +2,12 @@
 # measuring, and the statistics of interleaved rounds.  Sourced, not run.
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
-# bench_cluster: builds and installs pg_tenancy, starts a cluster in a
-# temporary folder (removed on exit unless KEEP=1) with 1 GB of shared
-# buffers and no JIT, and creates the database "bench".  Sets WORK.
+# bench_cluster [SETTING ...]: builds and installs pg_tenancy, starts a
+# cluster in a temporary folder (removed on exit unless KEEP=1) with 1 GB of
+# shared buffers, no JIT and each "name = value" given, and creates the
+# database "bench".  Sets WORK.
 bench_cluster() {
+    local setting sets=()
     ensure_packages
     build_and_install
     WORK=$(mktemp -d /tmp/pg_tenancy_bench.XXXXXX)
@@ -16,8 +18,11 @@ bench_cluster() {
         say "keeping $WORK (KEEP=1)"
     fi
     start_cluster "$WORK"
+    for setting in "shared_buffers = '1GB'" "jit = off" "$@"; do
+        sets+=(-c "ALTER SYSTEM SET $setting")
+    done
     as_server_user "$PG_BIN/psql" -X -q -h "$WORK" -p "$PGPORT" -U postgres -d postgres \
-        -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET jit = off" >/dev/null
+        "${sets[@]}" >/dev/null
     as_server_user "$PG_BIN/pg_ctl" -D "$WORK/data" -w -s restart -l "$WORK/server.log"
     "$PG_BIN/createdb" bench
 }

@@ -19,27 +19,14 @@
 # Environment: ROUNDS (5), K (calls per transaction, 200), LARGE (100000),
 # SMALL (1000), KEEP=1 to keep the cluster.
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-5}
 K=${K:-200}
 SMALL=${SMALL:-1000}
 LARGE=${LARGE:-100000}
-ensure_packages
-build_and_install
+bench_cluster "max_wal_size = '4GB'" "autovacuum = off"
 
-WORK=$(mktemp -d /tmp/pg_tenancy_bench.XXXXXX)
-chmod 755 "$WORK"
-if [ -z "${KEEP:-}" ]; then
-    trap 'stop_cluster "$WORK"; rm -rf "$WORK"' EXIT
-fi
-start_cluster "$WORK"
-as_server_user "$PG_BIN/psql" -X -q -h "$WORK" -p "$PGPORT" -U postgres -d postgres \
-    -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET jit = off" \
-    -c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "ALTER SYSTEM SET autovacuum = off" >/dev/null
-as_server_user "$PG_BIN/pg_ctl" -D "$WORK/data" -w -s restart -l "$WORK/server.log"
-
-"$PG_BIN/createdb" bench
 q() { "$PG_BIN/psql" -X -At -d bench -c "$1"; }
 q "CREATE EXTENSION pg_tenancy" >/dev/null
 q "SELECT tenancy.register_resource_type('doc')" >/dev/null

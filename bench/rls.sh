@@ -26,7 +26,7 @@
 # SKIP_COMMON=1 to leave out the (slow) common-practice runs, QUERIES to run
 # some of "point page aggregate cross_tenant".
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-5}
 SECS=${SECONDS_PER_RUN:-3}
@@ -38,21 +38,9 @@ case "$SUITE" in
     *) echo "SUITE must be tenant or sharing" >&2; exit 2 ;;
 esac
 
-ensure_packages
-build_and_install
-
-WORK=$(mktemp -d /tmp/pg_tenancy_bench.XXXXXX)
-chmod 755 "$WORK"
-if [ -z "${KEEP:-}" ]; then
-    trap 'stop_cluster "$WORK"; rm -rf "$WORK"' EXIT
-fi
-start_cluster "$WORK"
-as_server_user "$PG_BIN/psql" -X -q -h "$WORK" -p "$PGPORT" -U postgres -d postgres \
-    -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET jit = off" >/dev/null
-as_server_user "$PG_BIN/pg_ctl" -D "$WORK/data" -w -s restart -l "$WORK/server.log"
+bench_cluster
 
 say "loading 1,000,000 rows (a minute or two)"
-"$PG_BIN/createdb" bench
 "$PG_BIN/psql" -X -q -d bench -f "$REPO/bench/$SETUP" >/dev/null
 
 q() { "$PG_BIN/psql" -X -At -d bench -c "$1"; }
@@ -165,7 +153,6 @@ run_pgbench() {
                        END { printf "%.5f %.5f\n", s / k, t }'
 }
 
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # The ideal variant keeps the same number of round trips: SELECT 1 stands in
 # for setting the context.

@@ -28,25 +28,12 @@
 # Environment: ROUNDS (default 5), QUERIES (some of the names above, with
 # _own variants), KEEP=1 to keep the cluster.
 set -euo pipefail
-. "$(dirname "$0")/../scripts/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 ROUNDS=${ROUNDS:-5}
-ensure_packages
-build_and_install
-
-WORK=$(mktemp -d /tmp/pg_tenancy_bench.XXXXXX)
-chmod 755 "$WORK"
-if [ -z "${KEEP:-}" ]; then
-    trap 'stop_cluster "$WORK"; rm -rf "$WORK"' EXIT
-fi
-start_cluster "$WORK"
-as_server_user "$PG_BIN/psql" -X -q -h "$WORK" -p "$PGPORT" -U postgres -d postgres \
-    -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET jit = off" \
-    -c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "ALTER SYSTEM SET autovacuum = off" >/dev/null
-as_server_user "$PG_BIN/pg_ctl" -D "$WORK/data" -w -s restart -l "$WORK/server.log"
+bench_cluster "max_wal_size = '4GB'" "autovacuum = off"
 
 say "loading the data"
-"$PG_BIN/createdb" bench
 "$PG_BIN/psql" -X -q -d bench -f "$REPO/bench/writes_setup.sql" >/dev/null
 
 q() { "$PG_BIN/psql" -X -At -d bench -c "$1"; }
