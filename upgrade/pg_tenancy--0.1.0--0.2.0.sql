@@ -1907,21 +1907,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION tenancy._hierarchy_writable() RETURNS boolean
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    grp integer;
-BEGIN
-    IF to_regclass('pg_catalog.pg_dist_local_group') IS NULL THEN
-        RETURN true;
-    END IF;
-    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
-    RETURN coalesce(grp, 0) = 0;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION tenancy._shard_on_coordinator(shard bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
