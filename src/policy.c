@@ -326,6 +326,15 @@ set_usable(const TenantSet *set, uint64 epoch, TimestampTz now)
 	return set->cache_epoch == epoch && now < set->valid_until;
 }
 
+/* A kept set the leader hands its workers for this context. */
+static bool
+set_shareable(const TenantSet *set, const TenancyContext *ctx, uint64 epoch,
+			  TimestampTz now)
+{
+	return set != NULL && memcmp(&set->user, &ctx->user, UUID_LEN) == 0 &&
+		set_usable(set, epoch, now) && strlen(set->permission) < NAMEDATALEN * 2;
+}
+
 /* Segments made for queries still running, each with its query. */
 typedef struct SharedLists
 {
@@ -351,12 +360,9 @@ tenancy_policy_share_lists(const TenancyContext *ctx, const void *query)
 	epoch = tenancy_cache_epoch();
 	for (int i = 0; i < TENANT_SETS; i++)
 	{
-		TenantSet  *set = tenant_sets[i];
-
-		if (set != NULL && memcmp(&set->user, &ctx->user, UUID_LEN) == 0 &&
-			set_usable(set, epoch, now) && strlen(set->permission) < NAMEDATALEN * 2)
+		if (set_shareable(tenant_sets[i], ctx, epoch, now))
 		{
-			size += SHARED_LIST_SIZE(set->n);
+			size += SHARED_LIST_SIZE(tenant_sets[i]->n);
 			nsets++;
 		}
 	}
@@ -384,8 +390,7 @@ tenancy_policy_share_lists(const TenancyContext *ctx, const void *query)
 		TenantSet  *set = tenant_sets[i];
 		SharedList *list = (SharedList *) p;
 
-		if (set == NULL || memcmp(&set->user, &ctx->user, UUID_LEN) != 0 ||
-			!set_usable(set, epoch, now) || strlen(set->permission) >= NAMEDATALEN * 2)
+		if (!set_shareable(set, ctx, epoch, now))
 			continue;
 		strlcpy(list->permission, set->permission, sizeof(list->permission));
 		list->n = set->n;
@@ -1850,6 +1855,26 @@ prune_walker(Node *node, void *context)
  * it after: exactly what it does for a hand-written list of ids.  The
  * function is still called for each row, and answers from its memo.
  */
+/*
+ * "col = ANY (tenancy.visible_tenants(perm))" or writable_tenants: the
+ * function call, or NULL.
+ */
+static FuncExpr *
+tenant_list_call(Node *node, const TenancyCatalog *cat)
+{
+	ScalarArrayOpExpr *saop;
+	FuncExpr   *fn;
+
+	if (!IsA(node, ScalarArrayOpExpr) || !((ScalarArrayOpExpr *) node)->useOr)
+		return NULL;
+	saop = (ScalarArrayOpExpr *) node;
+	fn = lsecond(saop->args);
+	if (!IsA(fn, FuncExpr) || list_length(fn->args) != 1 ||
+		(fn->funcid != cat->visible_tenants_fn && fn->funcid != cat->writable_tenants_fn))
+		return NULL;
+	return fn;
+}
+
 typedef struct HashWalk
 {
 	bool		looked;			/* for the catalog */
@@ -1867,7 +1892,6 @@ hash_walker(Node *node, void *context)
 		IsA(lsecond(((ScalarArrayOpExpr *) node)->args), FuncExpr))
 	{
 		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) node;
-		Oid			fn = ((FuncExpr *) lsecond(saop->args))->funcid;
 		Oid			lefthash;
 		Oid			righthash;
 
@@ -1878,7 +1902,7 @@ hash_walker(Node *node, void *context)
 			walk->looked = true;
 		}
 		if (walk->cat != NULL && !OidIsValid(saop->hashfuncid) &&
-			(fn == walk->cat->visible_tenants_fn || fn == walk->cat->writable_tenants_fn) &&
+			tenant_list_call(node, walk->cat) != NULL &&
 			get_op_hash_functions(saop->opno, &lefthash, &righthash) &&
 			lefthash == righthash)
 			saop->hashfuncid = lefthash;
@@ -1936,11 +1960,9 @@ tenant_in_mutator(Node *node, void *context)
 	{
 		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) node;
 		Node	   *lhs = linitial(saop->args);
-		FuncExpr   *fn = lsecond(saop->args);
+		FuncExpr   *fn = tenant_list_call(node, cat);
 
-		if (saop->useOr && IsA(fn, FuncExpr) &&
-			(fn->funcid == cat->visible_tenants_fn || fn->funcid == cat->writable_tenants_fn) &&
-			list_length(fn->args) == 1 && exprType(lhs) == UUIDOID &&
+		if (fn != NULL && exprType(lhs) == UUIDOID &&
 			get_opcode(saop->opno) == F_UUID_EQ &&
 			(!walk->only_long || tenant_list_is_long(linitial(fn->args))))
 			return (Node *) makeFuncExpr(cat->tenant_in_fn, BOOLOID,
