@@ -8,27 +8,32 @@
 #
 # 1,000,000 rows, 900,000 of them over the TENANTS tenants of one
 # organization, and a second protected table for joins
-# (bench/readers_setup.sql).  Each query runs under pgbench (one client,
-# prepared statements) in rounds that interleave the protected query and
-# each hand-written one:
-#   literal   tenant_id = ANY ('{...every visible tenant...}')
-#   subquery  tenant_id IN (SELECT ... FROM tenancy.tenants or
-#             tenancy.role_assignments ...), the rule written as SQL
-# and the median per-statement latency of each is compared with the faster
-# of the two.  Prints a table, then one line per reader and query:
+# (bench/readers_setup.sql).  Each query is timed three ways, by one
+# pgbench client (prepared statements) that picks one of the three at
+# random for each transaction, so that the machine's ups and downs fall on
+# all alike:
+#   protected  the query as written, as bench_app under the reader's context
+#   literal    tenant_id = ANY ('{...every visible tenant...}')
+#   subquery   tenant_id IN (SELECT ... FROM tenancy.tenants or
+#              tenancy.role_assignments ...), the rule written as SQL
+# The hand-written filters run on the same tables as bench_plain, which
+# bypasses row-level security: the same pages in the same buffers.  The
+# figure is the median over ROUNDS runs of each side's mean latency per
+# query statement, against the faster hand-written one.  Prints a table,
+# then one line per reader and query:
 #   BENCH readers_<tenants>_<reader>_<query> ratio_vs_handwritten=<x> visible_tenants=<n>
 #
 # Environment: TENANTS (tenants of the big organization, a multiple of
 # 2,000; default 10000), READERS (some of "admin svc crew"),
 # QUERIES (some of "newest filtered keyset count grouped join"), ROUNDS
-# (default 3), SECONDS_PER_RUN (default 2), REPEAT (statements per
-# transaction, default 3), KEEP=1 to keep the cluster.
+# (default 5), SECONDS_PER_RUN (default 6: two for each side), REPEAT
+# (statements per transaction, default 3), KEEP=1 to keep the cluster.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 TENANTS=${TENANTS:-10000}
-ROUNDS=${ROUNDS:-3}
-SECS=${SECONDS_PER_RUN:-2}
+ROUNDS=${ROUNDS:-5}
+SECS=${SECONDS_PER_RUN:-6}
 REPEAT=${REPEAT:-3}
 READERS=${READERS:-admin svc crew}
 QUERIES=${QUERIES:-newest filtered keyset count grouped join}
@@ -49,50 +54,64 @@ SUBQ[admin]=$ORG_SUBQ
 SUBQ[svc]="SELECT tenant_id FROM tenancy.role_assignments WHERE user_id = '${USER_ID[svc]}'"
 SUBQ[crew]="SELECT ra.tenant_id FROM tenancy.role_assignments ra JOIN tenancy.team_members tm ON tm.team_id = ra.team_id WHERE tm.user_id = '${USER_ID[crew]}'"
 
-# query NAME TABLE-SUFFIX FILTER: the query's text on items$2 (and notes$2),
-# with FILTER (a condition on tenant_id, with %s for the table) on each
-# table it reads.
+# query NAME FILTER: the query's text, with FILTER (a condition on
+# tenant_id, with %s for the table) on each table it reads.
 query() {
-    local f=${3:-}
+    local f=${2:-}
     local fi="" fn="" wi="" wn=""
     if [ -n "$f" ]; then
         fi=$(printf "$f" i); fn=$(printf "$f" n)
         wi="WHERE $fi"; wn="AND $fn AND $fi"
     fi
     case $1 in
-        newest)   echo "SELECT * FROM items$2 i $wi ORDER BY created_at DESC LIMIT 50;" ;;
-        filtered) echo "SELECT * FROM items$2 i WHERE status = 3 ${fi:+AND $fi} ORDER BY created_at DESC LIMIT 50;" ;;
-        keyset)   echo "SELECT * FROM items$2 i WHERE created_at < '2026-01-01'::timestamptz + :sec * interval '1 second' ${fi:+AND $fi} ORDER BY created_at DESC LIMIT 50;" ;;
-        count)    echo "SELECT count(*) FROM items$2 i $wi;" ;;
-        grouped)  echo "SELECT status, count(*), sum(amount) FROM items$2 i $wi GROUP BY status;" ;;
-        join)     echo "SELECT n.id, n.created_at, i.title FROM notes$2 n JOIN items$2 i ON i.id = n.item_id WHERE true $wn ORDER BY n.created_at DESC LIMIT 50;" ;;
+        newest)   echo "SELECT * FROM items i $wi ORDER BY created_at DESC LIMIT 50;" ;;
+        filtered) echo "SELECT * FROM items i WHERE status = 3 ${fi:+AND $fi} ORDER BY created_at DESC LIMIT 50;" ;;
+        keyset)   echo "SELECT * FROM items i WHERE created_at < '2026-01-01'::timestamptz + :sec * interval '1 second' ${fi:+AND $fi} ORDER BY created_at DESC LIMIT 50;" ;;
+        count)    echo "SELECT count(*) FROM items i $wi;" ;;
+        grouped)  echo "SELECT status, count(*), sum(amount) FROM items i $wi GROUP BY status;" ;;
+        join)     echo "SELECT n.id, n.created_at, i.title FROM notes n JOIN items i ON i.id = n.item_id WHERE true $wn ORDER BY n.created_at DESC LIMIT 50;" ;;
         *) die "unknown query $1" ;;
     esac
 }
 
-# write_script FILE CONTEXT QUERY: the query REPEAT times in one transaction
+# write_script FILE COUNTER SETUP QUERY: the query REPEAT times in one
+# transaction, after the statements SETUP (the last of them a SELECT).  The
+# keyset's bound (:sec) is a function of the script's own transaction count
+# (the variable COUNTER) and of the round (:round): each side's statements
+# get the same bounds in the same order.  PostgreSQL decides between a
+# generic and a custom plan for a prepared statement from the bounds of its
+# first five runs, and with a 1,000-tenant list a custom plan costs three
+# times as much (its planning weighs every tenant): drawn at random, the
+# bounds would make one side's plans differ from the other's.
 write_script() {
+    local i
     {
+        echo "\\set $2 :$2 + 1"
         echo "BEGIN;"
-        echo "$2"
-        for _ in $(seq "$REPEAT"); do
-            echo "\\set sec random(100000, 900000)"
-            echo "$3"
+        echo "$3"
+        for i in $(seq "$REPEAT"); do
+            echo "\\set sec 100000 + ((:$2 * $REPEAT + $i + :round * 7) * 7919) % 800001"
+            echo "$4"
         done
         echo "COMMIT;"
     } >"$1"
 }
 
-# run_pgbench SCRIPT -> mean latency (ms) of the query statements (every
-# SELECT after the context's)
+# run_pgbench ROUND SCRIPT... -> one line a script: the mean latency (ms) of its
+# query statements (every SELECT after the first)
 run_pgbench() {
-    local out
-    out=$("$PG_BIN/pgbench" -n -r -M prepared -c 1 -U bench_app -T "$SECS" -f "$1" bench 2>&1) \
+    local out f args=(-D round="$1" -D kp=0 -D kl=0 -D ks=0)
+    shift
+    for f in "$@"; do args+=(-f "$f"); done
+    out=$("$PG_BIN/pgbench" -n -r -M prepared -c 1 -U bench_app -T "$SECS" "${args[@]}" bench 2>&1) \
         || { echo "$out" >&2; die "pgbench failed"; }
-    echo "$out" | awk '/^ +[0-9.]+ +[0-9]+ +SELECT / { n++; if (n >= 2) { s += $1; k++ } }
+    echo "$out" | awk '/^SQL script / { if (k) printf "%.5f\n", s / k; n = s = k = 0 }
+                       /^ +[0-9.]+ +[0-9]+ +SELECT / { n++; if (n >= 2) { s += $1; k++ } }
                        END { printf "%.5f\n", s / k }'
 }
 
+# the hand-written sides: the same tables, without row-level security
+PLAIN_SETUP=$'SET LOCAL ROLE bench_plain;\nSELECT 1;'
 printf '\n%-8s %-9s %8s %12s %12s %12s %10s\n' reader query tenants "protected" "literal" "subquery" "ratio"
 printf '%-8s %-9s %8s %12s %12s %12s %10s\n' "" "" "" "(ms)" "(ms)" "(ms)" ""
 LINES=()
@@ -104,14 +123,17 @@ for r in $READERS; do
     literal=$(q "SELECT string_agg(id::text, ',') FROM tenancy.tenants WHERE id IN (${SUBQ[$r]})")
     for name in $QUERIES; do
         base="$WORK/$r.$name"
-        write_script "$base.prot.sql" "SELECT tenancy.set_context('${USER_ID[$r]}');" "$(query "$name" "")"
-        write_script "$base.lit.sql" "SELECT 1;" "$(query "$name" _plain "%s.tenant_id = ANY ('{$literal}')")"
-        write_script "$base.sub.sql" "SELECT 1;" "$(query "$name" _plain "%s.tenant_id IN (${SUBQ[$r]})")"
+        write_script "$base.prot.sql" kp "SELECT tenancy.set_context('${USER_ID[$r]}');" "$(query "$name")"
+        write_script "$base.lit.sql" kl "$PLAIN_SETUP" \
+            "$(query "$name" "%s.tenant_id = ANY ('{$literal}')")"
+        write_script "$base.sub.sql" ks "$PLAIN_SETUP" \
+            "$(query "$name" "%s.tenant_id IN (${SUBQ[$r]})")"
         : >"$base.p"; : >"$base.l"; : >"$base.s"
-        for _ in $(seq "$ROUNDS"); do
-            run_pgbench "$base.prot.sql" >>"$base.p"
-            run_pgbench "$base.lit.sql" >>"$base.l"
-            run_pgbench "$base.sub.sql" >>"$base.s"
+        for round in $(seq "$ROUNDS"); do
+            run_pgbench "$round" "$base.prot.sql" "$base.lit.sql" "$base.sub.sql" >"$base.run"
+            sed -n 1p "$base.run" >>"$base.p"
+            sed -n 2p "$base.run" >>"$base.l"
+            sed -n 3p "$base.run" >>"$base.s"
         done
         p=$(median <"$base.p"); l=$(median <"$base.l"); s=$(median <"$base.s")
         best=$(awk -v a="$l" -v b="$s" 'BEGIN { print (a < b) ? a : b }')
