@@ -120,6 +120,24 @@ for my $load ('', 'SELECT tenancy.current_user_id();') {
 	is($out, "t\n\n0", 'lazy: a token SET before the library loaded neither counts nor shows');
 }
 
+# The context a parallel query's leader hands its workers, SET by the
+# application before the library is loaded (a placeholder, which anyone may
+# set): once loaded it is not the application's to set, and neither the
+# leader nor a worker acts on it, at session level or in the transaction
+# that loads the library.
+my $parallel = q{SET force_parallel_mode = on; SET parallel_leader_participation = off;
+	SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;};
+{
+	my ($rc, $out, $err) = as_app($lazy,
+		"SET tenancy.parallel_context = '$id{bob}/$id{tb}'; $parallel
+		 SELECT tenancy.current_user_id() IS NULL; SELECT count(*) FROM docs;");
+	is($out, "t\n0", 'lazy: tenancy.parallel_context SET before loading grants nothing in parallel workers');
+	($rc, $out, $err) = as_app($lazy,
+		"$parallel BEGIN; SET LOCAL tenancy.parallel_context = '$id{bob}/$id{tb}';
+		 SELECT count(*) FROM docs; SELECT body FROM docs; COMMIT;");
+	is($out, "0", 'lazy: nor SET LOCAL in the transaction that loads the library');
+}
+
 # A hostile token (deeply nested header) SET before the library is loaded,
 # at session level and in the transaction that loads it: the connection
 # stays usable.
@@ -180,6 +198,15 @@ no_key_readable($pre, 'preloaded');
 	my ($rc, $out, $err) = as_app($pre,
 		"BEGIN; SELECT tenancy.set_context_token('$bob_token'); SELECT string_agg(body, ',') FROM docs; COMMIT;");
 	is($out, "\nglobex", 'preloaded: a valid token works');
+}
+
+# With the library loaded from the start, the setting is refused outright.
+{
+	my ($rc, $out, $err) = as_app($pre,
+		"SET tenancy.parallel_context = '$id{bob}/$id{tb}'; $parallel SELECT count(*) FROM docs;");
+	like($err, qr/permission denied to set parameter "tenancy.parallel_context"/,
+		'preloaded: the application may not set tenancy.parallel_context');
+	is($out, "0", 'and its parallel query sees nothing');
 }
 
 # Tokens stay private: a session-level SET, as a pooled connection's
