@@ -70,7 +70,9 @@ SET ROLE regress_fold_user;
 
 --
 -- The reader: the same rows with and without the per-row call, whatever
--- the scan.  dan, who reads only what he owns, keeps the check.  Each query
+-- the scan.  dan, who reads only what he owns, keeps the check, in one call
+-- for each row the scan reads (the policy's owner and share arms stay
+-- indexable; the filter asks them through resource_allows()).  Each query
 -- is planned afresh, under its own context.
 --
 CREATE FUNCTION pg_temp.reads(ctx text, scan text) RETURNS TABLE (rows text, row_checks bigint)

@@ -1725,20 +1725,95 @@ arm_column(Node *arm, Oid fn, FuncExpr **call)
 	return linitial(args);
 }
 
+/* What the planner hook's walkers look up once: the catalog, if installed. */
+typedef struct HashWalk
+{
+	bool		looked;			/* for the catalog */
+	const TenancyCatalog *cat;	/* NULL when not installed */
+} HashWalk;
+
 /*
- * A resource-level policy (tenant condition OR owner OR share, as protect()
- * writes it) in a plan made while a current tenant is set, and while the
- * context holds the policy's permission there.  Such a plan will read the
- * tenant's rows through the restrictive "col = current_tenant_id()", and,
- * at least as long as the permission holds, every one of them passes the
- * tenant condition: the arms need not be indexable.  The OR is replaced by
- * resource_allows(), the same three conditions in one call per row with
- * every list made once per statement, instead of a BitmapOr over the owner
- * and id indexes and array searches on each row.  Only the shape of the plan
- * depends on the context: the call still decides at run time, so a plan
- * reused under another context or after a revoke returns exactly the rows the
- * policy allows (perhaps more slowly).  Without the permission the OR stays,
- * for a plan that reads only the owner's and the shared rows.
+ * A resource-level policy's condition (tenant condition OR owner OR share,
+ * as protect() writes it) as one call of resource_allows(): the same three
+ * conditions, in one call per row with every list made once per statement.
+ * Returns the call, and the tenant column and permission it checks; NULL
+ * when qual is not of that shape.
+ */
+static FuncExpr *
+resource_allows_call(Node *qual, const TenancyCatalog *cat, Var **tenant_col,
+					 Const **permission)
+{
+	BoolExpr   *or;
+	Var		   *col;
+	Const	   *perm;
+	Expr	   *owner = NULL;
+	Expr	   *id = NULL;
+	Expr	   *tbl = NULL;
+	FuncExpr   *shared;
+	List	   *args;
+	bool		for_write;
+	ListCell   *arm;
+
+	if (!is_orclause(qual))
+		return NULL;
+	or = (BoolExpr *) qual;
+	if (match_policy_qual(linitial(or->args), true, cat->visible_tenants_fn,
+						  &col, &perm))
+		for_write = false;
+	else if (match_policy_qual(linitial(or->args), true,
+							   cat->writable_tenants_fn, &col, &perm))
+		for_write = true;
+	else
+		return NULL;
+	if (perm->constisnull)
+		return NULL;
+	/* Every other arm must be an owner or a share condition. */
+	for_each_from(arm, or->args, 1)
+	{
+		Var		   *v;
+
+		if ((v = arm_column(lfirst(arm), cat->current_user_fn, NULL)) != NULL &&
+			owner == NULL)
+			owner = (Expr *) v;
+		else if ((v = arm_column(lfirst(arm), cat->shared_ids_fn,
+								 &shared)) != NULL &&
+				 id == NULL && list_length(shared->args) == 3)
+		{
+			id = (Expr *) v;
+			/* The table whose shares count: the policy's own. */
+			tbl = lthird(shared->args);
+		}
+		else
+			return NULL;
+	}
+	if (owner == NULL)
+		owner = (Expr *) makeNullConst(UUIDOID, -1, InvalidOid);
+	if (id == NULL)
+		id = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
+	if (tbl == NULL)
+		tbl = (Expr *) makeNullConst(REGCLASSOID, -1, InvalidOid);
+	args = list_make5(copyObject(col), copyObject(owner),
+					  copyObject(id), copyObject(perm),
+					  makeBoolConst(for_write, false));
+	args = lappend(args, copyObject(tbl));
+	*tenant_col = col;
+	*permission = perm;
+	return makeFuncExpr(cat->resource_allows_fn, BOOLOID, args,
+						InvalidOid, DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
+}
+
+/*
+ * A resource-level policy in a plan made while a current tenant is set, and
+ * while the context holds the policy's permission there.  Such a plan will
+ * read the tenant's rows through the restrictive "col = current_tenant_id()",
+ * and, at least as long as the permission holds, every one of them passes
+ * the tenant condition: the arms need not be indexable.  The OR is replaced
+ * by resource_allows() instead of a BitmapOr over the owner and id indexes
+ * and array searches on each row.  Only the shape of the plan depends on
+ * the context: the call still decides at run time, so a plan reused under
+ * another context or after a revoke returns exactly the rows the policy
+ * allows (perhaps more slowly).  Without the permission the OR stays, for a
+ * plan that reads only the owner's and the shared rows.
  */
 static void
 rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
@@ -1757,69 +1832,71 @@ rewrite_resource_quals(RangeTblEntry *rte, const TenancyCatalog *cat)
 
 	foreach(lc, rte->securityQuals)
 	{
-		Node	   *qual = lfirst(lc);
-		BoolExpr   *or;
+		FuncExpr   *call;
 		Var		   *col;
 		Const	   *perm;
-		Expr	   *owner = NULL;
-		Expr	   *id = NULL;
-		Expr	   *tbl = NULL;
-		FuncExpr   *shared;
-		List	   *args;
-		bool		for_write;
 		pg_uuid_t	tenant;
-		ListCell   *arm;
 
-		if (!is_orclause(qual))
-			continue;
-		or = (BoolExpr *) qual;
-		if (match_policy_qual(linitial(or->args), true, cat->visible_tenants_fn,
-							  &col, &perm))
-			for_write = false;
-		else if (match_policy_qual(linitial(or->args), true,
-								   cat->writable_tenants_fn, &col, &perm))
-			for_write = true;
-		else
-			continue;
-		if (!equal(col, tenant_col) || perm->constisnull)
-			continue;
-		/* Every other arm must be an owner or a share condition. */
-		for_each_from(arm, or->args, 1)
-		{
-			Var		   *v;
-
-			if ((v = arm_column(lfirst(arm), cat->current_user_fn, NULL)) != NULL &&
-				owner == NULL)
-				owner = (Expr *) v;
-			else if ((v = arm_column(lfirst(arm), cat->shared_ids_fn,
-									 &shared)) != NULL &&
-					 id == NULL && list_length(shared->args) == 3)
-			{
-				id = (Expr *) v;
-				/* The table whose shares count: the policy's own. */
-				tbl = lthird(shared->args);
-			}
-			else
-				break;
-		}
-		if (arm != NULL)
-			continue;
-		if (!tenancy_context_tenant_answer(TextDatumGetCString(perm->constvalue), &tenant))
-			continue;
-		if (owner == NULL)
-			owner = (Expr *) makeNullConst(UUIDOID, -1, InvalidOid);
-		if (id == NULL)
-			id = (Expr *) makeNullConst(TEXTOID, -1, DEFAULT_COLLATION_OID);
-		if (tbl == NULL)
-			tbl = (Expr *) makeNullConst(REGCLASSOID, -1, InvalidOid);
-		args = list_make5(copyObject(col), copyObject(owner),
-						  copyObject(id), copyObject(perm),
-						  makeBoolConst(for_write, false));
-		args = lappend(args, copyObject(tbl));
-		lfirst(lc) = makeFuncExpr(cat->resource_allows_fn, BOOLOID, args,
-								  InvalidOid, DEFAULT_COLLATION_OID,
-								  COERCE_EXPLICIT_CALL);
+		call = resource_allows_call(lfirst(lc), cat, &col, &perm);
+		if (call != NULL && equal(col, tenant_col) &&
+			tenancy_context_tenant_answer(TextDatumGetCString(perm->constvalue),
+										  &tenant))
+			lfirst(lc) = call;
 	}
+}
+
+/*
+ * The checks of the rows a command writes (the WITH CHECK of its policy,
+ * and for an UPDATE the SELECT policy on the new row) run once per row
+ * written and never through an index: there a resource-level policy is
+ * always replaced by resource_allows(), whatever the context, as the call
+ * answers what the OR would.
+ */
+static void
+rewrite_check_options(Query *query, const TenancyCatalog *cat)
+{
+	ListCell   *lc;
+
+	foreach(lc, query->withCheckOptions)
+	{
+		WithCheckOption *wco = lfirst(lc);
+		FuncExpr   *call;
+		Var		   *col;
+		Const	   *perm;
+
+		if (wco->kind != WCO_RLS_INSERT_CHECK && wco->kind != WCO_RLS_UPDATE_CHECK &&
+			wco->kind != WCO_RLS_CONFLICT_CHECK)
+			continue;
+		if ((call = resource_allows_call(wco->qual, cat, &col, &perm)) != NULL)
+			wco->qual = (Node *) call;
+	}
+}
+
+/* Every query of the tree that writes rows; the catalog once, if at all. */
+static bool
+check_options_walker(Node *node, void *context)
+{
+	HashWalk   *walk = context;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+
+		if (query->withCheckOptions != NIL)
+		{
+			if (!walk->looked)
+			{
+				walk->cat = tenancy_catalog_if_installed();
+				walk->looked = true;
+			}
+			if (walk->cat != NULL)
+				rewrite_check_options(query, walk->cat);
+		}
+		return query_tree_walker(query, check_options_walker, context, 0);
+	}
+	return expression_tree_walker(node, check_options_walker, context);
 }
 
 static bool
@@ -1874,12 +1951,6 @@ tenant_list_call(Node *node, const TenancyCatalog *cat)
 		return NULL;
 	return fn;
 }
-
-typedef struct HashWalk
-{
-	bool		looked;			/* for the catalog */
-	const TenancyCatalog *cat;	/* NULL when not installed */
-} HashWalk;
 
 static bool
 hash_walker(Node *node, void *context)
@@ -2002,6 +2073,29 @@ long_list_walker(Node *node, void *context)
 	return expression_tree_walker(node, long_list_walker, context);
 }
 
+/*
+ * A resource-level policy left in a node's filter (a plan that reads the
+ * owner's and the shared rows through a BitmapOr, say, whose index
+ * conditions are elsewhere) is checked row by row: as resource_allows(),
+ * one call a row instead of three arms of calls and array searches.  Only
+ * whole conditions of the filter, where false and NULL both drop the row.
+ */
+static void
+resource_filters(List *qual, const TenancyCatalog *cat)
+{
+	ListCell   *lc;
+
+	foreach(lc, qual)
+	{
+		FuncExpr   *call;
+		Var		   *col;
+		Const	   *perm;
+
+		if ((call = resource_allows_call(lfirst(lc), cat, &col, &perm)) != NULL)
+			lfirst(lc) = call;
+	}
+}
+
 static void
 tenant_in_plan(Plan *plan, const TenancyCatalog *cat)
 {
@@ -2013,6 +2107,7 @@ tenant_in_plan(Plan *plan, const TenancyCatalog *cat)
 	/* Citus's plan sends the query's text, not these conditions */
 	if (IsA(plan, CustomScan))
 		return;
+	resource_filters(plan->qual, cat);
 	plan->qual = (List *) tenant_in_mutator((Node *) plan->qual, (void *) &walk);
 	tenant_in_plan(plan->lefttree, cat);
 	tenant_in_plan(plan->righttree, cat);
@@ -2037,7 +2132,10 @@ tenancy_planner(Query *parse, const char *query_string, int cursorOptions,
 	const TenancyCatalog *cat;
 
 	if (!creating_extension)
+	{
+		(void) check_options_walker((Node *) parse, (void *) &walk);
 		(void) query_tree_walker(parse, hash_walker, (void *) &walk, 0);
+	}
 	if (walk.cat != NULL)
 	{
 		TenantInWalk lw = {walk.cat, true};

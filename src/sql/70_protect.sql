@@ -600,7 +600,9 @@ BEGIN
     -- On a Citus table: the triggers go to every shard (see _citus_shard).
     was := tenancy._citus_allow_triggers();
     -- The update triggers fire only for the rows whose columns that matter
-    -- change: an ordinary UPDATE pays nothing for them.
+    -- change, and run after the row is written: an ordinary UPDATE pays
+    -- nothing for them.  (Before a BEFORE row trigger, PostgreSQL locks each
+    -- row the UPDATE touches, whatever its WHEN says: a WAL record a row.)
     IF rec.root IS NULL AND rec.id_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
         EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER DELETE ON %s'
@@ -612,7 +614,7 @@ BEGIN
     END IF;
     IF rec.root IS NULL AND rec.owner_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_guard_update') THEN
-        EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s FOR EACH ROW'
+        EXECUTE format('CREATE TRIGGER tenancy_guard_update AFTER UPDATE ON %s FOR EACH ROW'
                        ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
                        ' EXECUTE FUNCTION tenancy._guard_resource_update()',
                        tbl, rec.owner_column, rec.tenant_column);
@@ -633,7 +635,9 @@ $$;
 -- row into another tenant needs "create" there; without this, a share for
 -- "update" would let its recipient make the row theirs, and an owner could
 -- carry a row into a tenant where they may only read.  Without a context
--- only roles that bypass row-level security get here: they may.
+-- only roles that bypass row-level security get here: they may.  An AFTER
+-- trigger (it changes nothing in the row, and its error undoes the
+-- statement all the same).
 CREATE FUNCTION tenancy._guard_resource_update() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
