@@ -10,7 +10,9 @@
 # back, the protected one after tenancy.set_context(user, tenant), the
 # baseline after SELECT 1; the tables are vacuumed after every round, so
 # rounds do not grow them.  Rounds interleave the two sides (and alternate
-# which goes first); the figure is the median of each side's times.
+# which goes first); the figure is the median over the rounds of each
+# round's protected / baseline, which a slow minute of the machine moves
+# less than it moves either side's own times.
 #
 #   insert_values   20 multi-row INSERTs of 1,000 rows (VALUES), per statement
 #   insert_select   INSERT ... SELECT of 200,000 rows (generate_series)
@@ -25,12 +27,12 @@
 #
 # Prints a table, then one line per statement:
 #   BENCH write_<name> ratio_vs_handwritten=<x> rows=<n>
-# Environment: ROUNDS (default 5), QUERIES (some of the names above, with
+# Environment: ROUNDS (default 9), QUERIES (some of the names above, with
 # _own variants), KEEP=1 to keep the cluster.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-9}
 bench_cluster "max_wal_size = '4GB'" "autovacuum = off"
 
 say "loading the data"
@@ -100,8 +102,6 @@ run() {
     echo "$out" | awk -v d="${2:-1}" '/^MS / { printf "%.3f\n", $2 / d }'
 }
 
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
 # name | protected table | baseline table | context user | rows | statements per run
 declare -A PT BT CU ROWS PER
 for n in insert_values insert_select update bulk_load; do PT[$n]=w_prot; BT[$n]=w_plain; CU[$n]=$WRITER; done
@@ -163,15 +163,18 @@ printf '%-18s %8s %12s %12s %9s %10s\n' "" "" "(ms)" "(ms)" "" "(policy)"
 LINES=()
 for name in $QUERIES; do
     p=$(median <"$WORK/$name.p"); b=$(median <"$WORK/$name.b")
-    ratio=$(awk -v a="$p" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
+    ratio=$(paste "$WORK/$name.p" "$WORK/$name.b" | awk '{ printf "%.5f\n", $1 / $2 }' | median)
+    ratio=$(printf '%.3f' "$ratio")
     per=$(paste "$WORK/$name.p" "$WORK/$name.b" | awk '{ printf "%.2f ", $1 / $2 }')
     cpr=$(awk -v c="${CALLS[$name]}" -v n="${ROWS[$name]}" -v k="${PER[$name]}" 'BEGIN { printf "%.2f", c / (n * k) }')
     printf '%-18s %8s %12.3f %12.3f %9s %10s  %s\n' "$name" "${ROWS[$name]}" "$p" "$b" "$ratio" "$cpr" "$per"
     LINES+=("BENCH write_$name ratio_vs_handwritten=$ratio rows=${ROWS[$name]} policy_calls_per_row=$cpr")
     if [ "$name" = bulk_load ]; then
         c=$(median <"$WORK/$name.c")
-        rc=$(awk -v a="$p" -v b="$c" 'BEGIN { printf "%.3f", a / b }')
-        rcb=$(awk -v a="$b" -v b="$c" 'BEGIN { printf "%.3f", a / b }')
+        rc=$(paste "$WORK/$name.p" "$WORK/$name.c" | awk '{ printf "%.5f\n", $1 / $2 }' | median)
+        rc=$(printf '%.3f' "$rc")
+        rcb=$(paste "$WORK/$name.b" "$WORK/$name.c" | awk '{ printf "%.5f\n", $1 / $2 }' | median)
+        rcb=$(printf '%.3f' "$rcb")
         per=$(paste "$WORK/$name.p" "$WORK/$name.c" | awk '{ printf "%.2f ", $1 / $2 }')
         printf '%-18s %8s %12.3f %12.3f %9s %10s  %s\n' "  vs plain COPY" "${ROWS[$name]}" "$p" "$c" "$rc" "" "$per"
         LINES+=("BENCH write_bulk_load_vs_copy ratio_vs_copy=$rc rows=${ROWS[$name]} unprotected_path_vs_copy=$rcb")
