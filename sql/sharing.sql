@@ -485,6 +485,10 @@ SET LOCAL tenancy.context = :'ctx_dan_ta';
 SELECT atk.try('UPDATE app.wchk SET body = body || ''!'' WHERE id = 2') AS dan_edits_shared_row;
 SELECT atk.try('UPDATE app.wchk SET id = 20 WHERE id = 2') AS dan_renumbers_shared_row;
 SELECT atk.try(format('UPDATE app.wchk SET owner_id = %L WHERE id = 2', :'dan')) AS dan_takes_shared_row;
+-- The owner guard runs before the row is written, so clearing the context
+-- in RETURNING (after the row, before an AFTER trigger) cannot get round it.
+SELECT atk.try(format('UPDATE app.wchk SET owner_id = %L WHERE id = 2 RETURNING tenancy.clear_context()', :'dan'))
+       AS dan_takes_shared_row_clearing_context;
 SET LOCAL tenancy.context = :'dan';
 SELECT atk.try('UPDATE app.wchk SET body = body || ''?'' WHERE id = 2') AS dan_edits_without_tenant;
 SELECT atk.try('UPDATE app.wchk SET id = 20 WHERE id = 2') AS dan_renumbers_without_tenant;
@@ -502,6 +506,25 @@ EXECUTE wchk_move(2, 2);
 EXECUTE wchk_move(2, 12);
 ROLLBACK;
 DEALLOCATE wchk_move;
+RESET ROLE;
+-- A restrictive policy of the table owner's own, shaped like protect()'s
+-- but with one more condition on the owner's rows, is checked as written:
+-- the planner never takes it for protect()'s and drops the condition.
+ALTER TABLE app.wchk ADD COLUMN locked boolean NOT NULL DEFAULT false;
+UPDATE app.wchk SET locked = true WHERE id = 1;
+SET ROLE regress_app_owner;
+CREATE POLICY wchk_unlocked ON app.wchk AS RESTRICTIVE FOR UPDATE TO PUBLIC
+    USING (tenant_id OPERATOR(pg_catalog.=) ANY (tenancy.writable_tenants('wchk:update'::text))
+           OR (owner_id OPERATOR(pg_catalog.=) tenancy.current_user_id()
+               AND tenant_id OPERATOR(pg_catalog.=) ANY (tenancy.role_tenants())
+               AND NOT locked));
+SET ROLE regress_app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'ctx_carol_ta';
+SELECT atk.try('UPDATE app.wchk SET body = body || ''!'' WHERE id = 1') AS carol_edits_locked_row;
+SET LOCAL tenancy.context = :'carol';
+SELECT atk.try('UPDATE app.wchk SET body = body || ''!'' WHERE id = 1') AS carol_edits_locked_row_no_tenant;
+ROLLBACK;
 RESET ROLE;
 DROP TABLE app.wchk;
 

@@ -173,6 +173,8 @@ tenancy_catalog(void)
 			Oid			shared_args[3] = {TEXTOID, ANYELEMENTOID, REGCLASSOID};
 			Oid			allows_args[6] = {UUIDOID, UUIDOID, ANYELEMENTOID,
 			TEXTOID, BOOLOID, REGCLASSOID};
+			Oid			is_shared_args[4] = {UUIDOID, ANYELEMENTOID, TEXTOID,
+			REGCLASSOID};
 
 			c.shared_ids_fn =
 				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
@@ -182,7 +184,15 @@ tenancy_catalog(void)
 				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 										  makeString("resource_allows")),
 							   6, allows_args, false);
+			c.is_shared_fn =
+				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+										  makeString("is_shared")),
+							   4, is_shared_args, false);
 		}
+		c.role_tenants_fn =
+			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+									  makeString("role_tenants")),
+						   0, argtypes, false);
 	}
 
 	verify_attnum(c.tenants, "id", Anum_tenants_id);

@@ -109,6 +109,9 @@ typedef struct TenancyCatalog
 	Oid			shared_ids_fn;	/* tenancy.shared_ids(text, anyelement,
 								 * regclass) */
 	Oid			resource_allows_fn; /* tenancy.resource_allows(...) */
+	Oid			role_tenants_fn;	/* tenancy.role_tenants() */
+	Oid			is_shared_fn;	/* tenancy.is_shared(uuid, anyelement, text,
+								 * regclass) */
 	Oid			invalidation_channel;	/* see cache.c: everything */
 	Oid			bucket_channels[TENANCY_INVAL_BUCKETS]; /* one bucket each */
 } TenancyCatalog;

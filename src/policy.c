@@ -72,6 +72,7 @@
 #include "utils/selfuncs.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 #include "utils/uuid.h"
 
 #include "cache.h"
@@ -1699,30 +1700,104 @@ tenancy_current_tenant_clause(Node *clause, Oid current_tenant_fn)
 }
 
 /*
- * The column compared in an arm "col = <fn>(...)" or "col = ANY (<fn>(...))"
- * that opens an AND (or is the arm itself), fn being one of ours; and, when
- * call is not NULL, the call.
+ * "var = fn(...)" (or "var = ANY (fn(...))" when saop), with the equality
+ * operator of the column's type and fn the function given: the Var, and the
+ * call; NULL when node is anything else.
  */
 static Var *
-arm_column(Node *arm, Oid fn, FuncExpr **call)
+equals_call(Node *node, bool saop, Oid fn, FuncExpr **call)
 {
 	List	   *args;
+	Oid			opno;
+	Var		   *var;
 
-	if (is_andclause(arm))
-		arm = linitial(((BoolExpr *) arm)->args);
-	if (IsA(arm, OpExpr))
-		args = ((OpExpr *) arm)->args;
-	else if (IsA(arm, ScalarArrayOpExpr))
-		args = ((ScalarArrayOpExpr *) arm)->args;
+	if (saop && IsA(node, ScalarArrayOpExpr) && ((ScalarArrayOpExpr *) node)->useOr)
+	{
+		args = ((ScalarArrayOpExpr *) node)->args;
+		opno = ((ScalarArrayOpExpr *) node)->opno;
+	}
+	else if (!saop && IsA(node, OpExpr))
+	{
+		args = ((OpExpr *) node)->args;
+		opno = ((OpExpr *) node)->opno;
+	}
 	else
 		return NULL;
 	if (list_length(args) != 2 || !IsA(linitial(args), Var) ||
 		!IsA(lsecond(args), FuncExpr) ||
 		((FuncExpr *) lsecond(args))->funcid != fn)
 		return NULL;
-	if (call != NULL)
-		*call = lsecond(args);
-	return linitial(args);
+	var = linitial(args);
+	if (opno != lookup_type_cache(var->vartype, TYPECACHE_EQ_OPR)->eq_opr)
+		return NULL;
+	*call = lsecond(args);
+	return var;
+}
+
+/* Two Vars of the same table (of the same query level). */
+static bool
+same_table(const Var *a, const Var *b)
+{
+	return a->varno == b->varno && a->varlevelsup == b->varlevelsup;
+}
+
+/*
+ * The owner arm protect() writes,
+ *		owner = current_user_id() AND tenant = ANY (role_tenants())
+ * with tenant the policy's tenant column: the owner column, or NULL.
+ */
+static Var *
+owner_arm(Node *arm, const Var *tenant, const TenancyCatalog *cat)
+{
+	List	   *args;
+	Var		   *owner;
+	Var		   *col;
+	FuncExpr   *call;
+
+	if (!is_andclause(arm) || list_length(args = ((BoolExpr *) arm)->args) != 2)
+		return NULL;
+	if ((owner = equals_call(linitial(args), false, cat->current_user_fn, &call)) == NULL ||
+		call->args != NIL || owner->vartype != UUIDOID || !same_table(owner, tenant))
+		return NULL;
+	if ((col = equals_call(lsecond(args), true, cat->role_tenants_fn, &call)) == NULL ||
+		call->args != NIL || !equal(col, tenant))
+		return NULL;
+	return owner;
+}
+
+/*
+ * The share arm protect() writes,
+ *		id = ANY (shared_ids(perm, NULL::<id type>, tbl))
+ *		AND is_shared(tenant, id, perm, tbl)
+ * with the policy's tenant column and permission: the id column, or NULL;
+ * and the table whose shares count.
+ */
+static Var *
+share_arm(Node *arm, const Var *tenant, const Const *perm,
+		  const TenancyCatalog *cat, Expr **tbl)
+{
+	List	   *args;
+	Var		   *id;
+	FuncExpr   *ids;
+	FuncExpr   *shared;
+
+	if (!is_andclause(arm) || list_length(args = ((BoolExpr *) arm)->args) != 2)
+		return NULL;
+	if ((id = equals_call(linitial(args), true, cat->shared_ids_fn, &ids)) == NULL ||
+		list_length(ids->args) != 3 || !equal(linitial(ids->args), perm) ||
+		!same_table(id, tenant))
+		return NULL;
+	if (!IsA(lsecond(args), FuncExpr))
+		return NULL;
+	shared = lsecond(args);
+	if (shared->funcid != cat->is_shared_fn || list_length(shared->args) != 4 ||
+		!equal(linitial(shared->args), tenant) ||
+		!equal(lsecond(shared->args), id) ||
+		!equal(lthird(shared->args), perm) ||
+		!equal(lfourth(shared->args), lthird(ids->args)))
+		return NULL;
+	*tbl = lthird(ids->args);
+	return id;
 }
 
 /* What the planner hook's walkers look up once: the catalog, if installed. */
@@ -1749,7 +1824,7 @@ resource_allows_call(Node *qual, const TenancyCatalog *cat, Var **tenant_col,
 	Expr	   *owner = NULL;
 	Expr	   *id = NULL;
 	Expr	   *tbl = NULL;
-	FuncExpr   *shared;
+	FuncExpr   *call;
 	List	   *args;
 	bool		for_write;
 	ListCell   *arm;
@@ -1757,32 +1832,27 @@ resource_allows_call(Node *qual, const TenancyCatalog *cat, Var **tenant_col,
 	if (!is_orclause(qual))
 		return NULL;
 	or = (BoolExpr *) qual;
-	if (match_policy_qual(linitial(or->args), true, cat->visible_tenants_fn,
-						  &col, &perm))
+	if ((col = equals_call(linitial(or->args), true, cat->visible_tenants_fn,
+						   &call)) != NULL)
 		for_write = false;
-	else if (match_policy_qual(linitial(or->args), true,
-							   cat->writable_tenants_fn, &col, &perm))
+	else if ((col = equals_call(linitial(or->args), true,
+								cat->writable_tenants_fn, &call)) != NULL)
 		for_write = true;
 	else
 		return NULL;
-	if (perm->constisnull)
+	if (col->vartype != UUIDOID || list_length(call->args) != 1 ||
+		!IsA(linitial(call->args), Const) ||
+		(perm = linitial(call->args))->constisnull)
 		return NULL;
-	/* Every other arm must be an owner or a share condition. */
+	/* Every other arm must be protect()'s owner or share condition. */
 	for_each_from(arm, or->args, 1)
 	{
 		Var		   *v;
 
-		if ((v = arm_column(lfirst(arm), cat->current_user_fn, NULL)) != NULL &&
-			owner == NULL)
+		if (owner == NULL && (v = owner_arm(lfirst(arm), col, cat)) != NULL)
 			owner = (Expr *) v;
-		else if ((v = arm_column(lfirst(arm), cat->shared_ids_fn,
-								 &shared)) != NULL &&
-				 id == NULL && list_length(shared->args) == 3)
-		{
+		else if (id == NULL && (v = share_arm(lfirst(arm), col, perm, cat, &tbl)) != NULL)
 			id = (Expr *) v;
-			/* The table whose shares count: the policy's own. */
-			tbl = lthird(shared->args);
-		}
 		else
 			return NULL;
 	}

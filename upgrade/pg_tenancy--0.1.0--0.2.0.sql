@@ -2018,9 +2018,9 @@ BEGIN
     -- On a Citus table: the triggers go to every shard (see _citus_shard).
     was := tenancy._citus_allow_triggers();
     -- The update triggers fire only for the rows whose columns that matter
-    -- change, and run after the row is written: an ordinary UPDATE pays
-    -- nothing for them.  (Before a BEFORE row trigger, PostgreSQL locks each
-    -- row the UPDATE touches, whatever its WHEN says: a WAL record a row.)
+    -- change.  The owner guard runs before the row is written (see
+    -- _guard_resource_update), and PostgreSQL locks every row an UPDATE
+    -- touches before a BEFORE row trigger, whatever its WHEN says.
     IF rec.root IS NULL AND rec.id_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
         EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER DELETE ON %s'
@@ -2032,7 +2032,7 @@ BEGIN
     END IF;
     IF rec.root IS NULL AND rec.owner_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_guard_update') THEN
-        EXECUTE format('CREATE TRIGGER tenancy_guard_update AFTER UPDATE ON %s FOR EACH ROW'
+        EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s FOR EACH ROW'
                        ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
                        ' EXECUTE FUNCTION tenancy._guard_resource_update()',
                        tbl, rec.owner_column, rec.tenant_column);
@@ -2085,29 +2085,6 @@ BEGIN
                   DETAIL = format('Moving a row into a tenant needs "%s:create" there.', rec.resource_type);
     END IF;
     RETURN NEW;
-END
-$$;
-
--- The owner guard of tables protected in 0.1.0 was a BEFORE trigger, which
--- made every UPDATE lock each row it touched first: it is now an AFTER
--- trigger, made again on each table protect() put it on.
-DO $$
-DECLARE
-    t record;
-    was text;
-BEGIN
-    FOR t IN
-        SELECT tg.tgrelid::regclass AS tbl FROM pg_trigger tg
-        WHERE tg.tgname = 'tenancy_guard_update' AND tg.tgparentid = 0
-          AND (tg.tgtype::int & 2) <> 0  -- TRIGGER_TYPE_BEFORE
-    LOOP
-        was := tenancy._citus_allow_triggers();
-        EXECUTE format('DROP TRIGGER tenancy_guard_update ON %s', t.tbl);
-        IF was IS NOT NULL THEN
-            PERFORM set_config('citus.enable_unsafe_triggers', was, true);
-        END IF;
-        PERFORM tenancy._add_resource_triggers(t.tbl);
-    END LOOP;
 END
 $$;
 

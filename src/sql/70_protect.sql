@@ -600,9 +600,9 @@ BEGIN
     -- On a Citus table: the triggers go to every shard (see _citus_shard).
     was := tenancy._citus_allow_triggers();
     -- The update triggers fire only for the rows whose columns that matter
-    -- change, and run after the row is written: an ordinary UPDATE pays
-    -- nothing for them.  (Before a BEFORE row trigger, PostgreSQL locks each
-    -- row the UPDATE touches, whatever its WHEN says: a WAL record a row.)
+    -- change.  The owner guard runs before the row is written (see
+    -- _guard_resource_update), and PostgreSQL locks every row an UPDATE
+    -- touches before a BEFORE row trigger, whatever its WHEN says.
     IF rec.root IS NULL AND rec.id_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
         EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER DELETE ON %s'
@@ -614,7 +614,7 @@ BEGIN
     END IF;
     IF rec.root IS NULL AND rec.owner_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_guard_update') THEN
-        EXECUTE format('CREATE TRIGGER tenancy_guard_update AFTER UPDATE ON %s FOR EACH ROW'
+        EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s FOR EACH ROW'
                        ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
                        ' EXECUTE FUNCTION tenancy._guard_resource_update()',
                        tbl, rec.owner_column, rec.tenant_column);
@@ -635,9 +635,11 @@ $$;
 -- row into another tenant needs "create" there; without this, a share for
 -- "update" would let its recipient make the row theirs, and an owner could
 -- carry a row into a tenant where they may only read.  Without a context
--- only roles that bypass row-level security get here: they may.  An AFTER
--- trigger (it changes nothing in the row, and its error undoes the
--- statement all the same).
+-- only roles that bypass row-level security get here: they may.  A BEFORE
+-- trigger, not an AFTER one (which would spare each row its lock): an
+-- AFTER row trigger runs at the end of the statement, after RETURNING,
+-- which may have cleared the context by then, and a row moved to another
+-- partition fires no UPDATE trigger after it.
 CREATE FUNCTION tenancy._guard_resource_update() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
