@@ -399,9 +399,23 @@ CREATE TABLE app.events (id bigint, tenant_id uuid NOT NULL, owner_id uuid, body
 CREATE TABLE app.events_prod PARTITION OF app.events FOR VALUES IN (:'ta');
 SELECT tenancy.protect('app.events', owner_column => 'owner_id', id_column => 'id');
 CREATE TABLE app.events_staging PARTITION OF app.events FOR VALUES IN (:'ta2');
-GRANT SELECT ON app.events, app.events_staging TO regress_app_user;
+GRANT SELECT, UPDATE ON app.events TO regress_app_user;
+GRANT SELECT ON app.events_staging TO regress_app_user;
 RESET ROLE;
-INSERT INTO app.events VALUES (1, :'ta', :'alice', 'prod event'), (2, :'ta2', :'alice', 'staging event');
+INSERT INTO app.events VALUES (1, :'ta', :'alice', 'prod event'), (2, :'ta2', :'alice', 'staging event'),
+                              (3, :'ta', :'vic', 'vic''s prod event');
+-- An owner may not carry a row into a tenant where it may only read, here
+-- into another partition; the owner of the tenants may.
+SET ROLE regress_app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try(format('UPDATE app.events SET tenant_id = %L WHERE id = 3', :'ta2')) AS vic_moves_event_to_staging;
+SET LOCAL tenancy.context = :'alice';
+SELECT atk.try(format('UPDATE app.events SET tenant_id = %L WHERE id = 3', :'ta2')) AS alice_moves_event_to_staging;
+SELECT tableoid::regclass, body FROM app.events WHERE id = 3;
+ROLLBACK;
+RESET ROLE;
+DELETE FROM app.events WHERE id = 3;
 SELECT relid::regclass, owner_column, id_column FROM tenancy.protected_tables
 WHERE resource_type = 'events' ORDER BY 1::text;
 BEGIN;
@@ -466,7 +480,9 @@ SET ROLE regress_app_owner;
 CREATE TABLE app.wchk (id int PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid, body text);
 CREATE INDEX ON app.wchk (tenant_id);
 SELECT tenancy.protect('app.wchk', owner_column => 'owner_id', id_column => 'id');
-GRANT SELECT, UPDATE ON app.wchk TO regress_app_user;
+GRANT SELECT, INSERT, UPDATE ON app.wchk TO regress_app_user;
+CREATE VIEW app.wchk_view AS SELECT id, tenant_id, owner_id, body FROM app.wchk;
+GRANT SELECT, UPDATE ON app.wchk_view TO regress_app_user;
 RESET ROLE;
 INSERT INTO app.wchk VALUES (1, :'ta', :'carol', 'carol''s'), (2, :'ta', :'vic', 'vic''s'),
                             (3, :'ta', NULL, 'nobody''s');
@@ -489,6 +505,38 @@ SELECT atk.try(format('UPDATE app.wchk SET owner_id = %L WHERE id = 2', :'dan'))
 -- in RETURNING (after the row, before an AFTER trigger) cannot get round it.
 SELECT atk.try(format('UPDATE app.wchk SET owner_id = %L WHERE id = 2 RETURNING tenancy.clear_context()', :'dan'))
        AS dan_takes_shared_row_clearing_context;
+-- Nor by the other ways a write assigns the owner: the UPDATE of an INSERT
+-- ... ON CONFLICT or of a MERGE, a multiple-column assignment, a view, a
+-- generic plan made under the owner's context.
+-- (ON CONFLICT needs the right to insert: carol, an editor, with a share.)
+SAVEPOINT on_conflict;
+SET LOCAL tenancy.context = :'vic';
+SELECT tenancy.share('wchk', '2', '{read,update}', to_user => :'carol') IS NOT NULL AS vic_shares_2_with_carol;
+SET LOCAL tenancy.context = :'ctx_carol_ta';
+SELECT atk.try(format('INSERT INTO app.wchk VALUES (2, %L, %L, ''x'') ON CONFLICT (id) DO UPDATE SET owner_id = EXCLUDED.owner_id',
+                      :'ta', :'carol')) AS carol_takes_shared_row_on_conflict;
+SELECT atk.try(format('INSERT INTO app.wchk VALUES (2, %L, %L, ''x'') ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body',
+                      :'ta', :'carol')) AS carol_edits_shared_row_on_conflict;
+ROLLBACK TO SAVEPOINT on_conflict;
+SELECT atk.try(format('MERGE INTO app.wchk w USING (VALUES (2)) s(id) ON w.id = s.id WHEN MATCHED THEN UPDATE SET owner_id = %L',
+                      :'dan')) AS dan_takes_shared_row_by_merge;
+SELECT atk.try(format('UPDATE app.wchk SET (body, owner_id) = (SELECT ''mine'', %L::uuid) WHERE id = 2', :'dan'))
+       AS dan_takes_shared_row_multiple_assignment;
+SELECT atk.try(format('UPDATE app.wchk_view SET owner_id = %L WHERE id = 2', :'dan')) AS dan_takes_shared_row_through_view;
+SELECT atk.try('UPDATE app.wchk SET owner_id = NULL WHERE id = 2') AS dan_disowns_shared_row;
+SELECT id, owner_id = :'vic' AS still_vics, body FROM app.wchk WHERE id = 2;
+SAVEPOINT generic;
+SET LOCAL plan_cache_mode = force_generic_plan;
+SET LOCAL tenancy.context = :'vic';
+PREPARE wchk_give(uuid) AS UPDATE app.wchk SET owner_id = $1 WHERE id = 2;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE wchk_give(NULL);
+SET LOCAL tenancy.context = :'ctx_dan_ta';
+SELECT atk.try(format('EXECUTE wchk_give(%L)', :'dan')) AS dan_takes_shared_row_generic_plan;
+ROLLBACK TO SAVEPOINT generic;
+DEALLOCATE wchk_give;
+-- An UPDATE that assigns neither column carries no guard (nor any lock but
+-- its own).
+EXPLAIN (VERBOSE, COSTS OFF) UPDATE app.wchk SET body = 'x' WHERE id = 2;
 SET LOCAL tenancy.context = :'dan';
 SELECT atk.try('UPDATE app.wchk SET body = body || ''?'' WHERE id = 2') AS dan_edits_without_tenant;
 SELECT atk.try('UPDATE app.wchk SET id = 20 WHERE id = 2') AS dan_renumbers_without_tenant;
@@ -526,6 +574,7 @@ SET LOCAL tenancy.context = :'carol';
 SELECT atk.try('UPDATE app.wchk SET body = body || ''!'' WHERE id = 1') AS carol_edits_locked_row_no_tenant;
 ROLLBACK;
 RESET ROLE;
+DROP VIEW app.wchk_view;
 DROP TABLE app.wchk;
 
 DROP SCHEMA evil CASCADE;

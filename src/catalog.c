@@ -125,6 +125,7 @@ tenancy_catalog(void)
 	c.shares_user_idx = lookup_rel(nsp, "shares_user_idx");
 	c.shares_team_idx = lookup_rel(nsp, "shares_team_idx");
 	c.protected_tables = lookup_rel(nsp, "protected_tables");
+	c.protected_tables_pkey = lookup_rel(nsp, "protected_tables_pkey");
 	c.actions = lookup_rel(nsp, "actions");
 	c.actions_pkey = lookup_rel(nsp, "actions_pkey");
 	c.resource_types = lookup_rel(nsp, "resource_types");
@@ -189,6 +190,20 @@ tenancy_catalog(void)
 										  makeString("is_shared")),
 							   4, is_shared_args, false);
 		}
+		{
+			Oid			owner_args[5] = {UUIDOID, UUIDOID, UUIDOID, REGCLASSOID,
+			TEXTOID};
+			Oid			tenant_args[4] = {UUIDOID, UUIDOID, REGCLASSOID, TEXTOID};
+
+			c.guard_owner_fn =
+				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+										  makeString("_guard_owner")),
+							   5, owner_args, false);
+			c.guard_tenant_fn =
+				LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
+										  makeString("_guard_tenant")),
+							   4, tenant_args, false);
+		}
 		c.role_tenants_fn =
 			LookupFuncName(list_make2(makeString(TENANCY_SCHEMA),
 									  makeString("role_tenants")),
@@ -228,8 +243,12 @@ tenancy_catalog(void)
 	verify_attnum(c.shares, "relid", Anum_shares_relid);
 	verify_attnum(c.shares, "resource_id", Anum_shares_resource_id);
 	verify_attnum(c.protected_tables, "relid", Anum_protected_tables_relid);
+	verify_attnum(c.protected_tables, "tenant_column",
+				  Anum_protected_tables_tenant_column);
 	verify_attnum(c.protected_tables, "resource_type",
 				  Anum_protected_tables_resource_type);
+	verify_attnum(c.protected_tables, "owner_column",
+				  Anum_protected_tables_owner_column);
 	verify_attnum(c.protected_tables, "id_column",
 				  Anum_protected_tables_id_column);
 	verify_attnum(c.protected_tables, "root", Anum_protected_tables_root);

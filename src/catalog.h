@@ -59,7 +59,9 @@
 #define Anum_shares_actions				9
 /* tenancy.protected_tables */
 #define Anum_protected_tables_relid		1
+#define Anum_protected_tables_tenant_column 2
 #define Anum_protected_tables_resource_type 3
+#define Anum_protected_tables_owner_column 4
 #define Anum_protected_tables_id_column	5
 #define Anum_protected_tables_root		6
 /* tenancy.actions, tenancy.resource_types */
@@ -96,6 +98,7 @@ typedef struct TenancyCatalog
 	Oid			shares_user_idx;
 	Oid			shares_team_idx;
 	Oid			protected_tables;
+	Oid			protected_tables_pkey;
 	Oid			actions;
 	Oid			actions_pkey;
 	Oid			resource_types;
@@ -112,6 +115,10 @@ typedef struct TenancyCatalog
 	Oid			role_tenants_fn;	/* tenancy.role_tenants() */
 	Oid			is_shared_fn;	/* tenancy.is_shared(uuid, anyelement, text,
 								 * regclass) */
+	Oid			guard_owner_fn; /* tenancy._guard_owner(uuid, uuid, uuid,
+								 * regclass, text) */
+	Oid			guard_tenant_fn;	/* tenancy._guard_tenant(uuid, uuid,
+									 * regclass, text) */
 	Oid			invalidation_channel;	/* see cache.c: everything */
 	Oid			bucket_channels[TENANCY_INVAL_BUCKETS]; /* one bucket each */
 } TenancyCatalog;

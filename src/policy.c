@@ -40,6 +40,10 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
 #include "catalog/partition.h"
 #include "common/hashfn.h"
 #include "catalog/pg_collation.h"
@@ -57,6 +61,7 @@
 #include "commands/extension.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
+#include "parser/parsetree.h"
 #include "rewrite/rowsecurity.h"
 #include "storage/dsm.h"
 #include "utils/acl.h"
@@ -69,6 +74,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/plancache.h"
 #include "utils/selfuncs.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -1942,6 +1948,274 @@ rewrite_check_options(Query *query, const TenancyCatalog *cat)
 	}
 }
 
+/*
+ * The owner and tenant guard.  On a table protected with an owner column,
+ * taking a row from its owner needs the tenant-wide "update" (the owner may
+ * give it away), and moving a row into another tenant needs "create" there:
+ * otherwise a share for "update" would let its recipient make the row
+ * theirs, and an owner could carry a row into a tenant where they may only
+ * read.  Row-level security cannot say it (a WITH CHECK option sees the new
+ * row only), so each new value of the owner or the tenant column a write
+ * assigns is checked against the old row where it is computed, in the
+ * target list of the UPDATE, of INSERT ... ON CONFLICT DO UPDATE, or of
+ * MERGE's WHEN MATCHED THEN UPDATE:
+ *
+ *     owner_id = tenancy._guard_owner(<new>, owner_id, tenant_id, tbl, 'doc:update')
+ *     tenant_id = tenancy._guard_tenant(<new>, tenant_id, tbl, 'doc:create')
+ *
+ * Every other write leaves the row's lock and its cost as they were: a
+ * BEFORE row trigger would lock each row an UPDATE touches, whatever its
+ * WHEN says.  The check sees the old row's latest version (a concurrent
+ * update makes the executor compute the target list again) and the row
+ * crossing into another partition as well as one staying put.  A table
+ * with the guard trigger instead (on Citus, whose router planner refuses a
+ * volatile function of a column in an UPDATE; see _add_resource_triggers)
+ * is left to the trigger.  BEFORE row triggers of the table's owner run
+ * after the check, as the owner's code.
+ */
+typedef struct GuardColumns
+{
+	AttrNumber	owner;
+	AttrNumber	tenant;
+	Oid			owner_type;		/* the columns' type: uuid (protect()) */
+	Oid			tenant_type;
+	Oid			relid;
+	char	   *owner_permission;	/* '<type>:update' */
+	char	   *tenant_permission;	/* '<type>:create' */
+} GuardColumns;
+
+#define GUARD_TRIGGER "tenancy_guard_update"
+
+/* Whether the table's writes need the guard in their target lists. */
+static bool
+guard_columns(Oid relid, const TenancyCatalog *cat, GuardColumns *g)
+{
+	Relation	rel;
+	bool		candidate;
+	Relation	tables;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	/* The statement holds its lock on the table it writes. */
+	rel = relation_open(relid, NoLock);
+	candidate = rel->rd_rel->relrowsecurity &&
+		(rel->rd_rel->relkind == RELKIND_RELATION ||
+		 rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE);
+	if (candidate && rel->trigdesc != NULL)
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+			if (strcmp(rel->trigdesc->triggers[i].tgname, GUARD_TRIGGER) == 0)
+				candidate = false;
+	relation_close(rel, NoLock);
+	if (!candidate)
+		return false;
+
+	tables = table_open(cat->protected_tables, AccessShareLock);
+	ScanKeyInit(&key, Anum_protected_tables_relid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tables, cat->protected_tables_pkey, true, NULL, 1, &key);
+	if (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(tables);
+		bool		isnull;
+		Datum		owner = heap_getattr(tuple, Anum_protected_tables_owner_column,
+										 desc, &isnull);
+
+		if (!isnull)
+		{
+			Datum		tenant = heap_getattr(tuple, Anum_protected_tables_tenant_column,
+											  desc, &isnull);
+			char	   *rtype = TextDatumGetCString(heap_getattr(tuple,
+																 Anum_protected_tables_resource_type,
+																 desc, &isnull));
+
+			g->relid = relid;
+			g->owner = get_attnum(relid, NameStr(*DatumGetName(owner)));
+			g->tenant = get_attnum(relid, NameStr(*DatumGetName(tenant)));
+			g->owner_type = get_atttype(relid, g->owner);
+			g->tenant_type = get_atttype(relid, g->tenant);
+			g->owner_permission = psprintf("%s:update", rtype);
+			g->tenant_permission = psprintf("%s:create", rtype);
+			found = g->owner != InvalidAttrNumber && g->tenant != InvalidAttrNumber &&
+				g->owner_type == UUIDOID && g->tenant_type == UUIDOID;
+		}
+	}
+	systable_endscan(scan);
+	table_close(tables, AccessShareLock);
+	return found;
+}
+
+/* A column of the row being written, as it was. */
+static Var *
+old_value(Index rtindex, AttrNumber attno)
+{
+	return makeVar(rtindex, attno, UUIDOID, -1, InvalidOid, 0);
+}
+
+static Expr *
+guard_call(Oid fn, List *args)
+{
+	return (Expr *) makeFuncExpr(fn, UUIDOID, args, InvalidOid, InvalidOid,
+								 COERCE_EXPLICIT_CALL);
+}
+
+static bool
+is_call_of(Expr *expr, Oid fn)
+{
+	return expr != NULL && IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == fn;
+}
+
+/* The new values of the owner and the tenant in a target list, checked. */
+static void
+guard_target_list(List *tlist, Index rtindex, const GuardColumns *g,
+				  const TenancyCatalog *cat)
+{
+	ListCell   *lc;
+
+	foreach(lc, tlist)
+	{
+		TargetEntry *tle = lfirst(lc);
+		Const	   *relid = makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+									  ObjectIdGetDatum(g->relid), false, true);
+
+		if (tle->resjunk)
+			continue;
+		if (tle->resno == g->owner && !is_call_of(tle->expr, cat->guard_owner_fn))
+			tle->expr = guard_call(cat->guard_owner_fn,
+								   list_make5(tle->expr,
+											  old_value(rtindex, g->owner),
+											  old_value(rtindex, g->tenant),
+											  relid,
+											  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+														CStringGetTextDatum(g->owner_permission),
+														false, false)));
+		else if (tle->resno == g->tenant && !is_call_of(tle->expr, cat->guard_tenant_fn))
+			tle->expr = guard_call(cat->guard_tenant_fn,
+								   list_make4(tle->expr,
+											  old_value(rtindex, g->tenant),
+											  relid,
+											  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+														CStringGetTextDatum(g->tenant_permission),
+														false, false)));
+	}
+}
+
+/* The target lists of a query that change rows already there. */
+static List *
+update_target_lists(Query *query)
+{
+	List	   *lists = NIL;
+	ListCell   *lc;
+
+	if (query->resultRelation <= 0)
+		return NIL;
+	switch (query->commandType)
+	{
+		case CMD_UPDATE:
+			return list_make1(query->targetList);
+		case CMD_INSERT:
+			if (query->onConflict != NULL &&
+				query->onConflict->action == ONCONFLICT_UPDATE)
+				return list_make1(query->onConflict->onConflictSet);
+			return NIL;
+		case CMD_MERGE:
+			foreach(lc, query->mergeActionList)
+			{
+				MergeAction *action = lfirst(lc);
+
+				if (action->commandType == CMD_UPDATE)
+					lists = lappend(lists, action->targetList);
+			}
+			return lists;
+		default:
+			return NIL;
+	}
+}
+
+static void
+guard_row_changes(Query *query, List *lists, const TenancyCatalog *cat)
+{
+	RangeTblEntry *rte = rt_fetch(query->resultRelation, query->rtable);
+	GuardColumns g;
+	ListCell   *lc;
+
+	if (rte->rtekind != RTE_RELATION || !guard_columns(rte->relid, cat, &g))
+		return;
+	foreach(lc, lists)
+		guard_target_list(lfirst(lc), query->resultRelation, &g, cat);
+}
+
+PG_FUNCTION_INFO_V1(tenancy_guard_owner);
+PG_FUNCTION_INFO_V1(tenancy_guard_tenant);
+
+/*
+ * tenancy._guard_owner(new_owner, old_owner, old_tenant, tbl, permission):
+ * new_owner, when the context may give the row that owner.
+ */
+Datum
+tenancy_guard_owner(PG_FUNCTION_ARGS)
+{
+	TenancyContext ctx;
+	PermEntry	e;
+
+	if (tenancy_context_get(&ctx) &&
+		(PG_ARGISNULL(0) != PG_ARGISNULL(1) ||
+		 (!PG_ARGISNULL(0) &&
+		  memcmp(PG_GETARG_UUID_P(0), PG_GETARG_UUID_P(1), UUID_LEN) != 0)) &&
+		(PG_ARGISNULL(1) || memcmp(PG_GETARG_UUID_P(1), &ctx.user, UUID_LEN) != 0))
+	{
+		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+		parse_checked(permission, &e);
+		if (PG_ARGISNULL(2) ||
+			!permset_allows(tenancy_resolve(&ctx.user, PG_GETARG_UUID_P(2)), &e))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to change the owner of a row of %s",
+							DatumGetCString(DirectFunctionCall1(regclassout,
+															   PG_GETARG_DATUM(3)))),
+					 errdetail("Taking a row from its owner needs \"%s\" on its tenant.",
+							   permission)));
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+/*
+ * tenancy._guard_tenant(new_tenant, old_tenant, tbl, permission):
+ * new_tenant, when the context may move the row there.
+ */
+Datum
+tenancy_guard_tenant(PG_FUNCTION_ARGS)
+{
+	TenancyContext ctx;
+	PermEntry	e;
+
+	if (tenancy_context_get(&ctx) &&
+		(PG_ARGISNULL(0) != PG_ARGISNULL(1) ||
+		 (!PG_ARGISNULL(0) &&
+		  memcmp(PG_GETARG_UUID_P(0), PG_GETARG_UUID_P(1), UUID_LEN) != 0)))
+	{
+		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+		parse_checked(permission, &e);
+		if (PG_ARGISNULL(0) ||
+			!permset_allows(tenancy_resolve(&ctx.user, PG_GETARG_UUID_P(0)), &e))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to move a row of %s into another tenant",
+							DatumGetCString(DirectFunctionCall1(regclassout,
+															   PG_GETARG_DATUM(2)))),
+					 errdetail("Moving a row into a tenant needs \"%s\" there.",
+							   permission)));
+	}
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
 /* Every query of the tree that writes rows; the catalog once, if at all. */
 static bool
 check_options_walker(Node *node, void *context)
@@ -1953,8 +2227,9 @@ check_options_walker(Node *node, void *context)
 	if (IsA(node, Query))
 	{
 		Query	   *query = (Query *) node;
+		List	   *updates = update_target_lists(query);
 
-		if (query->withCheckOptions != NIL)
+		if (query->withCheckOptions != NIL || updates != NIL)
 		{
 			if (!walk->looked)
 			{
@@ -1962,7 +2237,11 @@ check_options_walker(Node *node, void *context)
 				walk->looked = true;
 			}
 			if (walk->cat != NULL)
+			{
 				rewrite_check_options(query, walk->cat);
+				if (updates != NIL)
+					guard_row_changes(query, updates, walk->cat);
+			}
 		}
 		return query_tree_walker(query, check_options_walker, context, 0);
 	}
@@ -2289,5 +2568,7 @@ tenancy_policy_init(void)
 	row_security_policy_hook_restrictive = tenancy_restrictive_hook;
 	prev_planner_hook = planner_hook;
 	planner_hook = tenancy_planner;
+	/* Plans this session made before the hook was there are made again. */
+	ResetPlanCache();
 	RegisterXactCallback(policy_xact_callback, NULL);
 }

@@ -62,6 +62,24 @@ AS 'MODULE_PATHNAME', 'tenancy_resource_allows_row';
 COMMENT ON FUNCTION tenancy.resource_allows(uuid, uuid, anyelement, text, boolean, regclass) IS
     'A resource-level policy''s conditions (tenant-wide permission, owner, share) in one call per row; what the planner puts in place of the policy when the plan reads the current tenant''s rows.';
 
+-- 1c. The owner guard the planner puts in the target lists of writes
+--     (issue 14).
+CREATE FUNCTION tenancy._guard_owner(new_owner uuid, old_owner uuid, old_tenant uuid,
+                                     tbl regclass, permission text)
+RETURNS uuid
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'tenancy_guard_owner';
+COMMENT ON FUNCTION tenancy._guard_owner(uuid, uuid, uuid, regclass, text) IS
+    'The new owner of a row, if the context may take the row from its owner (the planner hook''s guard of owner changes).';
+
+CREATE FUNCTION tenancy._guard_tenant(new_tenant uuid, old_tenant uuid,
+                                      tbl regclass, permission text)
+RETURNS uuid
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'tenancy_guard_tenant';
+COMMENT ON FUNCTION tenancy._guard_tenant(uuid, uuid, regclass, text) IS
+    'The new tenant of a row, if the context may move the row there (the planner hook''s guard of tenant changes).';
+
 -- 1b. The row check the planner puts in place of a policy's tenant list
 --     where a plan filters row by row (issue 14).
 CREATE FUNCTION tenancy._tenant_in_support(internal)
@@ -1516,6 +1534,8 @@ BEGIN
                                 -- clones them as its creator, who needs EXECUTE;
                                 -- attached elsewhere they act on nothing.
                                 '_forget_shares', '_guard_resource_update',
+                                -- In the target lists of writes (policy.c).
+                                '_guard_owner', '_guard_tenant',
                                 'protect', 'unprotect', '_record_protection',
                                 '_forget_protection', '_apply_protection',
                                 '_protect_partition', '_has_protection_policies',
@@ -2018,9 +2038,7 @@ BEGIN
     -- On a Citus table: the triggers go to every shard (see _citus_shard).
     was := tenancy._citus_allow_triggers();
     -- The update triggers fire only for the rows whose columns that matter
-    -- change.  The owner guard runs before the row is written (see
-    -- _guard_resource_update), and PostgreSQL locks every row an UPDATE
-    -- touches before a BEFORE row trigger, whatever its WHEN says.
+    -- change.
     IF rec.root IS NULL AND rec.id_column IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_forget_shares') THEN
         EXECUTE format('CREATE TRIGGER tenancy_forget_shares AFTER DELETE ON %s'
@@ -2030,7 +2048,10 @@ BEGIN
                        ' EXECUTE FUNCTION tenancy._forget_shares()',
                        tbl, rec.id_column, rec.tenant_column);
     END IF;
+    -- The owner guard is in the writes' target lists (see _guard_owner);
+    -- with Citus, whose router planner does not take it there, a trigger.
     IF rec.root IS NULL AND rec.owner_column IS NOT NULL
+       AND to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = tbl AND tgname = 'tenancy_guard_update') THEN
         EXECUTE format('CREATE TRIGGER tenancy_guard_update BEFORE UPDATE ON %s FOR EACH ROW'
                        ' WHEN (OLD.%2$I IS DISTINCT FROM NEW.%2$I OR OLD.%3$I IS DISTINCT FROM NEW.%3$I)'
@@ -2044,6 +2065,25 @@ BEGIN
     END IF;
     IF was IS NOT NULL THEN
         PERFORM set_config('citus.enable_unsafe_triggers', was, true);
+    END IF;
+END
+$$;
+
+-- The owner guard moved into the target lists of writes (policy.c, and
+-- step 1c): the BEFORE row trigger goes from every table but on a Citus
+-- cluster (see _add_resource_triggers).
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        FOR t IN
+            SELECT g.tgrelid::regclass FROM pg_catalog.pg_trigger g
+            JOIN tenancy.protected_tables p ON p.relid = g.tgrelid
+            WHERE g.tgname = 'tenancy_guard_update' AND g.tgparentid = 0
+        LOOP
+            EXECUTE pg_catalog.format('DROP TRIGGER tenancy_guard_update ON %s', t);
+        END LOOP;
     END IF;
 END
 $$;

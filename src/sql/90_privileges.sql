@@ -28,6 +28,8 @@ BEGIN
                                 -- clones them as its creator, who needs EXECUTE;
                                 -- attached elsewhere they act on nothing.
                                 '_forget_shares', '_guard_resource_update',
+                                -- In the target lists of writes (policy.c).
+                                '_guard_owner', '_guard_tenant',
                                 -- Called by the update guard and unprotect(),
                                 -- which run as their caller (Citus).
                                 '_citus_shard', '_citus_allow_triggers',
