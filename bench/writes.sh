@@ -27,12 +27,12 @@
 #
 # Prints a table, then one line per statement:
 #   BENCH write_<name> ratio_vs_handwritten=<x> rows=<n>
-# Environment: ROUNDS (default 9), QUERIES (some of the names above, with
+# Environment: ROUNDS (default 25), QUERIES (some of the names above, with
 # _own variants), KEEP=1 to keep the cluster.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ROUNDS=${ROUNDS:-9}
+ROUNDS=${ROUNDS:-25}
 # No checkpoint during the rounds (after one, the first write of each page
 # logs the whole page, on whichever side writes it first), and no zero-fill
 # of new WAL files (paid by whichever statement needs one): costs of the
