@@ -161,6 +161,32 @@ my $nested = encode_base64url('[' x 100000) . '.' . encode_base64url('{}') . '.A
 	$lazy->safe_psql('postgres', 'REVOKE TRUNCATE ON docs FROM app');
 }
 
+# A generic plan cached before the library loaded (by a superuser, whom
+# row-level security does not stop, so that nothing loads it) is made
+# again when the library loads: the owner guard is in the plan, not in a
+# trigger, and a plan made without the planner hook would lack it.
+{
+	$lazy->safe_psql('postgres', qq{
+		CREATE TABLE notes (id int PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid, body text);
+		CREATE INDEX ON notes (tenant_id);
+		SELECT tenancy.protect('notes', owner_column => 'owner_id', id_column => 'id');
+		INSERT INTO notes VALUES (1, '$id{ta}', '$id{alice}', 'alice''s');
+	});
+	my ($out, $err);
+	$lazy->psql('postgres',
+		"SET tenancy.require_signed_context = off; SET plan_cache_mode = force_generic_plan;\n"
+		  . "PREPARE take(uuid) AS UPDATE notes SET owner_id = \$1 WHERE id = 1;\n"
+		  . "EXECUTE take('$id{alice}');\n"
+		  . "SELECT count(*) FROM pg_settings WHERE name = 'tenancy.context';\n"
+		  . "BEGIN;\nSELECT tenancy.set_context('$id{bob}');\nEXECUTE take('$id{bob}');\nCOMMIT;\n",
+		stdout => \$out, stderr => \$err, on_error_stop => 0);
+	like($out, qr/^0(\n|$)/, 'lazy: the plan was cached before the library loaded');
+	like($err, qr/permission denied to change the owner of a row of notes/,
+		'lazy: a plan cached before the library loaded gets the owner guard when it loads');
+	is($lazy->safe_psql('postgres', "SELECT owner_id FROM notes WHERE id = 1"), $id{alice},
+		'lazy: and the row keeps its owner');
+}
+
 # An error while the library loads (here a lock timeout in the context's
 # check, re-applying a value SET in the loading transaction) fails that
 # statement only: the next one finishes loading the library.
