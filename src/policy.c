@@ -2149,35 +2149,57 @@ guard_row_changes(Query *query, List *lists, const TenancyCatalog *cat)
 PG_FUNCTION_INFO_V1(tenancy_guard_owner);
 PG_FUNCTION_INFO_V1(tenancy_guard_tenant);
 
+/* Whether two uuid arguments differ, NULL counting as a value. */
+static bool
+uuid_args_differ(FunctionCallInfo fcinfo, int a, int b)
+{
+	if (PG_ARGISNULL(a) || PG_ARGISNULL(b))
+		return PG_ARGISNULL(a) != PG_ARGISNULL(b);
+	return memcmp(PG_GETARG_UUID_P(a), PG_GETARG_UUID_P(b), UUID_LEN) != 0;
+}
+
+/*
+ * Whether the context's user holds the permission (text argument perm) on
+ * the tenant (uuid argument tenant; NULL: nowhere).  Sets *permission.
+ */
+static bool
+guard_allows(const TenancyContext *ctx, FunctionCallInfo fcinfo, int tenant,
+			 int perm, char **permission)
+{
+	PermEntry	e;
+
+	*permission = text_to_cstring(PG_GETARG_TEXT_PP(perm));
+	parse_checked(*permission, &e);
+	return !PG_ARGISNULL(tenant) &&
+		permset_allows(tenancy_resolve(&ctx->user, PG_GETARG_UUID_P(tenant)), &e);
+}
+
+static char *
+guard_table_name(FunctionCallInfo fcinfo, int tbl)
+{
+	return DatumGetCString(DirectFunctionCall1(regclassout, PG_GETARG_DATUM(tbl)));
+}
+
 /*
  * tenancy._guard_owner(new_owner, old_owner, old_tenant, tbl, permission):
- * new_owner, when the context may give the row that owner.
+ * new_owner, when the context may give the row that owner: its owner may,
+ * and whoever holds the permission (the tenant-wide update) on its tenant.
  */
 Datum
 tenancy_guard_owner(PG_FUNCTION_ARGS)
 {
 	TenancyContext ctx;
-	PermEntry	e;
+	char	   *permission;
 
-	if (tenancy_context_get(&ctx) &&
-		(PG_ARGISNULL(0) != PG_ARGISNULL(1) ||
-		 (!PG_ARGISNULL(0) &&
-		  memcmp(PG_GETARG_UUID_P(0), PG_GETARG_UUID_P(1), UUID_LEN) != 0)) &&
-		(PG_ARGISNULL(1) || memcmp(PG_GETARG_UUID_P(1), &ctx.user, UUID_LEN) != 0))
-	{
-		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(4));
-
-		parse_checked(permission, &e);
-		if (PG_ARGISNULL(2) ||
-			!permset_allows(tenancy_resolve(&ctx.user, PG_GETARG_UUID_P(2)), &e))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to change the owner of a row of %s",
-							DatumGetCString(DirectFunctionCall1(regclassout,
-															   PG_GETARG_DATUM(3)))),
-					 errdetail("Taking a row from its owner needs \"%s\" on its tenant.",
-							   permission)));
-	}
+	if (tenancy_context_get(&ctx) && uuid_args_differ(fcinfo, 0, 1) &&
+		(PG_ARGISNULL(1) || memcmp(PG_GETARG_UUID_P(1), &ctx.user, UUID_LEN) != 0) &&
+		!guard_allows(&ctx, fcinfo, 2, 4, &permission))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change the owner of a row of %s",
+						guard_table_name(fcinfo, 3)),
+				 errdetail("Taking a row from its owner needs \"%s\" on its tenant.",
+						   permission)));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
@@ -2185,32 +2207,23 @@ tenancy_guard_owner(PG_FUNCTION_ARGS)
 
 /*
  * tenancy._guard_tenant(new_tenant, old_tenant, tbl, permission):
- * new_tenant, when the context may move the row there.
+ * new_tenant, when the context may move the row there (holds the
+ * permission, the create, there).
  */
 Datum
 tenancy_guard_tenant(PG_FUNCTION_ARGS)
 {
 	TenancyContext ctx;
-	PermEntry	e;
+	char	   *permission;
 
-	if (tenancy_context_get(&ctx) &&
-		(PG_ARGISNULL(0) != PG_ARGISNULL(1) ||
-		 (!PG_ARGISNULL(0) &&
-		  memcmp(PG_GETARG_UUID_P(0), PG_GETARG_UUID_P(1), UUID_LEN) != 0)))
-	{
-		char	   *permission = text_to_cstring(PG_GETARG_TEXT_PP(3));
-
-		parse_checked(permission, &e);
-		if (PG_ARGISNULL(0) ||
-			!permset_allows(tenancy_resolve(&ctx.user, PG_GETARG_UUID_P(0)), &e))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to move a row of %s into another tenant",
-							DatumGetCString(DirectFunctionCall1(regclassout,
-															   PG_GETARG_DATUM(2)))),
-					 errdetail("Moving a row into a tenant needs \"%s\" there.",
-							   permission)));
-	}
+	if (tenancy_context_get(&ctx) && uuid_args_differ(fcinfo, 0, 1) &&
+		!guard_allows(&ctx, fcinfo, 0, 3, &permission))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to move a row of %s into another tenant",
+						guard_table_name(fcinfo, 2)),
+				 errdetail("Moving a row into a tenant needs \"%s\" there.",
+						   permission)));
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
