@@ -534,6 +534,15 @@ SET LOCAL tenancy.context = :'ctx_dan_ta';
 SELECT atk.try(format('EXECUTE wchk_give(%L)', :'dan')) AS dan_takes_shared_row_generic_plan;
 ROLLBACK TO SAVEPOINT generic;
 DEALLOCATE wchk_give;
+-- Nor by writing the guard's call himself, with old values of his own
+-- choosing (anyone may execute the guard functions: the plans call them).
+SELECT atk.try(format('UPDATE app.wchk SET owner_id = tenancy._guard_owner(%L, %L, NULL, ''app.wchk'', ''x'') WHERE id = 2',
+                      :'dan', :'dan')) AS dan_forges_the_owner_guard;
+SET LOCAL tenancy.context = :'vic';
+SELECT atk.try(format('UPDATE app.wchk SET tenant_id = tenancy._guard_tenant(%L, %L, ''app.wchk'', ''wchk:create'') WHERE id = 2',
+                      :'ta2', :'ta2')) AS vic_forges_the_tenant_guard;
+SET LOCAL tenancy.context = :'ctx_dan_ta';
+SELECT atk.try(format('SELECT tenancy._guard_owner(%L, %L, %L, NULL, NULL)', :'dan', :'vic', :'ta')) AS guard_without_table;
 -- An UPDATE that assigns neither column carries no guard (nor any lock but
 -- its own).
 EXPLAIN (VERBOSE, COSTS OFF) UPDATE app.wchk SET body = 'x' WHERE id = 2;
@@ -572,6 +581,15 @@ SET LOCAL tenancy.context = :'ctx_carol_ta';
 SELECT atk.try('UPDATE app.wchk SET body = body || ''!'' WHERE id = 1') AS carol_edits_locked_row;
 SET LOCAL tenancy.context = :'carol';
 SELECT atk.try('UPDATE app.wchk SET body = body || ''!'' WHERE id = 1') AS carol_edits_locked_row_no_tenant;
+ROLLBACK;
+RESET ROLE;
+-- An owner column renamed since protect(): the guard has no column to check
+-- by, so no write that could change an owner goes through.
+ALTER TABLE app.wchk RENAME COLUMN owner_id TO owner_user;
+SET ROLE regress_app_user;
+BEGIN;
+SET LOCAL tenancy.context = :'ctx_dan_ta';
+SELECT atk.try(format('UPDATE app.wchk SET owner_user = %L WHERE id = 2', :'dan')) AS dan_takes_row_of_renamed_column;
 ROLLBACK;
 RESET ROLE;
 DROP VIEW app.wchk_view;

@@ -1977,14 +1977,34 @@ typedef struct GuardColumns
 {
 	AttrNumber	owner;
 	AttrNumber	tenant;
-	Oid			owner_type;		/* the columns' type: uuid (protect()) */
-	Oid			tenant_type;
 	Oid			relid;
 	char	   *owner_permission;	/* '<type>:update' */
 	char	   *tenant_permission;	/* '<type>:create' */
 } GuardColumns;
 
 #define GUARD_TRIGGER "tenancy_guard_update"
+
+/*
+ * The attribute number of a protected table's owner or tenant column, by
+ * the name protect() recorded.  A column renamed since (the policies follow
+ * it, by number; the record does not) leaves the guard nothing to check: no
+ * write may go unchecked, so every one is refused until the table is
+ * protected again under the new name.
+ */
+static AttrNumber
+guard_column(Oid relid, const char *name, const char *what)
+{
+	AttrNumber	attno = get_attnum(relid, name);
+
+	if (attno == InvalidAttrNumber || get_atttype(relid, attno) != UUIDOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s column \"%s\" of protected table %s does not exist",
+						what, name, get_rel_name(relid)),
+				 errdetail("Changes of a row's owner and tenant are checked by the columns protect() was given."),
+				 errhint("Call tenancy.unprotect() and tenancy.protect() again with the column's new name.")));
+	return attno;
+}
 
 /* Whether the table's writes need the guard in their target lists. */
 static bool
@@ -2031,14 +2051,11 @@ guard_columns(Oid relid, const TenancyCatalog *cat, GuardColumns *g)
 																 desc, &isnull));
 
 			g->relid = relid;
-			g->owner = get_attnum(relid, NameStr(*DatumGetName(owner)));
-			g->tenant = get_attnum(relid, NameStr(*DatumGetName(tenant)));
-			g->owner_type = get_atttype(relid, g->owner);
-			g->tenant_type = get_atttype(relid, g->tenant);
+			g->owner = guard_column(relid, NameStr(*DatumGetName(owner)), "owner");
+			g->tenant = guard_column(relid, NameStr(*DatumGetName(tenant)), "tenant");
 			g->owner_permission = psprintf("%s:update", rtype);
 			g->tenant_permission = psprintf("%s:create", rtype);
-			found = g->owner != InvalidAttrNumber && g->tenant != InvalidAttrNumber &&
-				g->owner_type == UUIDOID && g->tenant_type == UUIDOID;
+			found = true;
 		}
 	}
 	systable_endscan(scan);
@@ -2060,13 +2077,13 @@ guard_call(Oid fn, List *args)
 								 COERCE_EXPLICIT_CALL);
 }
 
-static bool
-is_call_of(Expr *expr, Oid fn)
-{
-	return expr != NULL && IsA(expr, FuncExpr) && ((FuncExpr *) expr)->funcid == fn;
-}
-
-/* The new values of the owner and the tenant in a target list, checked. */
+/*
+ * The new values of the owner and the tenant in a target list, checked.
+ * Always, even a value the statement already passes through one of the
+ * guard functions (which the plans' callers may execute, so anyone may
+ * call them, with old values of their choosing): only the call made here
+ * is given the row's own.
+ */
 static void
 guard_target_list(List *tlist, Index rtindex, const GuardColumns *g,
 				  const TenancyCatalog *cat)
@@ -2081,7 +2098,7 @@ guard_target_list(List *tlist, Index rtindex, const GuardColumns *g,
 
 		if (tle->resjunk)
 			continue;
-		if (tle->resno == g->owner && !is_call_of(tle->expr, cat->guard_owner_fn))
+		if (tle->resno == g->owner)
 			tle->expr = guard_call(cat->guard_owner_fn,
 								   list_make5(tle->expr,
 											  old_value(rtindex, g->owner),
@@ -2090,7 +2107,7 @@ guard_target_list(List *tlist, Index rtindex, const GuardColumns *g,
 											  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
 														CStringGetTextDatum(g->owner_permission),
 														false, false)));
-		else if (tle->resno == g->tenant && !is_call_of(tle->expr, cat->guard_tenant_fn))
+		else if (tle->resno == g->tenant)
 			tle->expr = guard_call(cat->guard_tenant_fn,
 								   list_make4(tle->expr,
 											  old_value(rtindex, g->tenant),
@@ -2149,6 +2166,16 @@ guard_row_changes(Query *query, List *lists, const TenancyCatalog *cat)
 PG_FUNCTION_INFO_V1(tenancy_guard_owner);
 PG_FUNCTION_INFO_V1(tenancy_guard_tenant);
 
+/* The table and permission arguments: never NULL in the hook's calls. */
+static void
+guard_args_given(FunctionCallInfo fcinfo, int tbl, int perm)
+{
+	if (PG_ARGISNULL(tbl) || PG_ARGISNULL(perm))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the table and the permission must not be null")));
+}
+
 /* Whether two uuid arguments differ, NULL counting as a value. */
 static bool
 uuid_args_differ(FunctionCallInfo fcinfo, int a, int b)
@@ -2191,6 +2218,7 @@ tenancy_guard_owner(PG_FUNCTION_ARGS)
 	TenancyContext ctx;
 	char	   *permission;
 
+	guard_args_given(fcinfo, 3, 4);
 	if (tenancy_context_get(&ctx) && uuid_args_differ(fcinfo, 0, 1) &&
 		(PG_ARGISNULL(1) || memcmp(PG_GETARG_UUID_P(1), &ctx.user, UUID_LEN) != 0) &&
 		!guard_allows(&ctx, fcinfo, 2, 4, &permission))
@@ -2216,6 +2244,7 @@ tenancy_guard_tenant(PG_FUNCTION_ARGS)
 	TenancyContext ctx;
 	char	   *permission;
 
+	guard_args_given(fcinfo, 2, 3);
 	if (tenancy_context_get(&ctx) && uuid_args_differ(fcinfo, 0, 1) &&
 		!guard_allows(&ctx, fcinfo, 0, 3, &permission))
 		ereport(ERROR,
