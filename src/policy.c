@@ -1977,9 +1977,9 @@ typedef struct GuardColumns
 {
 	AttrNumber	owner;
 	AttrNumber	tenant;
-	Oid			relid;
-	char	   *owner_permission;	/* '<type>:update' */
-	char	   *tenant_permission;	/* '<type>:create' */
+	Const	   *relid;			/* the calls' constant arguments */
+	Const	   *owner_permission;	/* '<type>:update' */
+	Const	   *tenant_permission;	/* '<type>:create' */
 } GuardColumns;
 
 #define GUARD_TRIGGER "tenancy_guard_update"
@@ -2004,6 +2004,13 @@ guard_column(Oid relid, const char *name, const char *what)
 				 errdetail("Changes of a row's owner and tenant are checked by the columns protect() was given."),
 				 errhint("Call tenancy.unprotect() and tenancy.protect() again with the column's new name.")));
 	return attno;
+}
+
+static Const *
+text_const(const char *text)
+{
+	return makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+					 CStringGetTextDatum(text), false, false);
 }
 
 /* Whether the table's writes need the guard in their target lists. */
@@ -2050,11 +2057,12 @@ guard_columns(Oid relid, const TenancyCatalog *cat, GuardColumns *g)
 																 Anum_protected_tables_resource_type,
 																 desc, &isnull));
 
-			g->relid = relid;
 			g->owner = guard_column(relid, NameStr(*DatumGetName(owner)), "owner");
 			g->tenant = guard_column(relid, NameStr(*DatumGetName(tenant)), "tenant");
-			g->owner_permission = psprintf("%s:update", rtype);
-			g->tenant_permission = psprintf("%s:create", rtype);
+			g->relid = makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+								 ObjectIdGetDatum(relid), false, true);
+			g->owner_permission = text_const(psprintf("%s:update", rtype));
+			g->tenant_permission = text_const(psprintf("%s:create", rtype));
 			found = true;
 		}
 	}
@@ -2093,8 +2101,6 @@ guard_target_list(List *tlist, Index rtindex, const GuardColumns *g,
 	foreach(lc, tlist)
 	{
 		TargetEntry *tle = lfirst(lc);
-		Const	   *relid = makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
-									  ObjectIdGetDatum(g->relid), false, true);
 
 		if (tle->resjunk)
 			continue;
@@ -2103,18 +2109,14 @@ guard_target_list(List *tlist, Index rtindex, const GuardColumns *g,
 								   list_make5(tle->expr,
 											  old_value(rtindex, g->owner),
 											  old_value(rtindex, g->tenant),
-											  relid,
-											  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-														CStringGetTextDatum(g->owner_permission),
-														false, false)));
+											  copyObject(g->relid),
+											  copyObject(g->owner_permission)));
 		else if (tle->resno == g->tenant)
 			tle->expr = guard_call(cat->guard_tenant_fn,
 								   list_make4(tle->expr,
 											  old_value(rtindex, g->tenant),
-											  relid,
-											  makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-														CStringGetTextDatum(g->tenant_permission),
-														false, false)));
+											  copyObject(g->relid),
+											  copyObject(g->tenant_permission)));
 	}
 }
 
