@@ -161,28 +161,73 @@ my $nested = encode_base64url('[' x 100000) . '.' . encode_base64url('{}') . '.A
 	$lazy->safe_psql('postgres', 'REVOKE TRUNCATE ON docs FROM app');
 }
 
-# A generic plan cached before the library loaded (by a superuser, whom
-# row-level security does not stop, so that nothing loads it) is made
-# again when the library loads: the owner guard is in the plan, not in a
-# trigger, and a plan made without the planner hook would lack it.
+# The owner guard (in the plans of writes that assign the owner) from fresh
+# connections of the application role, in unsigned mode, the one mode that
+# works without the preload: dan holds a share for "update" of alice's row
+# and tries to make it his.  First a generic plan the application made
+# before the library loaded (nothing loads it while a statement is planned;
+# the EXECUTE that runs it does), which loading makes again.
 {
-	$lazy->safe_psql('postgres', qq{
+	$lazy->safe_psql('postgres', 'ALTER SYSTEM SET tenancy.require_signed_context = off');
+	$lazy->reload;
+	my $dan = $lazy->safe_psql('postgres', qq{
 		CREATE TABLE notes (id int PRIMARY KEY, tenant_id uuid NOT NULL, owner_id uuid, body text);
 		CREATE INDEX ON notes (tenant_id);
 		SELECT tenancy.protect('notes', owner_column => 'owner_id', id_column => 'id');
 		INSERT INTO notes VALUES (1, '$id{ta}', '$id{alice}', 'alice''s');
+		GRANT SELECT, UPDATE ON notes TO app;
+		SELECT tenancy.add_member('$id{acme}', tenancy.create_user('dan\@tap.test')) IS NOT NULL;
+		SELECT id FROM tenancy.users WHERE email = 'dan\@tap.test';
 	});
-	my ($out, $err);
+	$dan = (split /\n/, $dan)[-1];
+	$lazy->safe_psql('postgres', qq{
+		BEGIN;
+		SELECT tenancy.set_context('$id{alice}');
+		SELECT tenancy.share('notes', '1', '{read,update}', to_user => '$dan');
+		COMMIT;
+	});
+	my ($rc, $out, $err) = as_app($lazy,
+		"SET plan_cache_mode = force_generic_plan;\n"
+		  . "PREPARE take(uuid) AS UPDATE notes SET owner_id = \$1 WHERE id = 1;\n"
+		  . "SELECT count(*) FROM pg_settings WHERE name = 'tenancy.context';\n"
+		  . "EXECUTE take(NULL);\n"
+		  . "BEGIN;\nSELECT tenancy.set_context('$dan');\nEXECUTE take('$dan');\nCOMMIT;\n");
+	like($out, qr/^0(\n|$)/, 'lazy: the application planned before the library loaded');
+	like($err, qr/permission denied to change the owner of a row of notes/,
+		'lazy: its plan gets the owner guard when the library loads');
+	my %attacks = (
+		update => "UPDATE notes SET owner_id = '$dan' WHERE id = 1",
+		merge => "MERGE INTO notes n USING (VALUES (1)) s(id) ON n.id = s.id WHEN MATCHED THEN UPDATE SET owner_id = '$dan'",
+		forged_guard => "UPDATE notes SET owner_id = tenancy._guard_owner('$dan', '$dan', NULL, 'notes', 'x') WHERE id = 1",
+		disown => "UPDATE notes SET owner_id = NULL WHERE id = 1");
+	for my $name (sort keys %attacks) {
+		($rc, $out, $err) = as_app($lazy,
+			"BEGIN;\nSELECT tenancy.set_context('$dan');\n$attacks{$name};\nROLLBACK;\n");
+		like($err, qr/permission denied to change the owner of a row of notes/,
+			"lazy: a fresh connection cannot take a shared row ($name)");
+	}
+	($rc, $out, $err) = as_app($lazy,
+		"BEGIN;\nSELECT tenancy.set_context('$dan');\nUPDATE notes SET body = 'edited by dan' WHERE id = 1;\nCOMMIT;\n");
+	is($err, '', 'lazy: the share still lets dan edit the row');
+	is($lazy->safe_psql('postgres', "SELECT owner_id || ' ' || body FROM notes WHERE id = 1"),
+		"$id{alice} edited by dan", 'lazy: and the row is still alice\'s');
+	$lazy->safe_psql('postgres', 'ALTER SYSTEM SET tenancy.require_signed_context = on');
+	$lazy->reload;
+
+	# A plan cached by a session that nothing made load the library (a
+	# superuser's, whom row-level security does not stop) until its context
+	# was set: loading the library makes it again, with the guard.
+	my $err2;
 	$lazy->psql('postgres',
 		"SET tenancy.require_signed_context = off; SET plan_cache_mode = force_generic_plan;\n"
 		  . "PREPARE take(uuid) AS UPDATE notes SET owner_id = \$1 WHERE id = 1;\n"
 		  . "EXECUTE take('$id{alice}');\n"
 		  . "SELECT count(*) FROM pg_settings WHERE name = 'tenancy.context';\n"
 		  . "BEGIN;\nSELECT tenancy.set_context('$id{bob}');\nEXECUTE take('$id{bob}');\nCOMMIT;\n",
-		stdout => \$out, stderr => \$err, on_error_stop => 0);
-	like($out, qr/^0(\n|$)/, 'lazy: the plan was cached before the library loaded');
-	like($err, qr/permission denied to change the owner of a row of notes/,
-		'lazy: a plan cached before the library loaded gets the owner guard when it loads');
+		stdout => \$out, stderr => \$err2, on_error_stop => 0);
+	like($out, qr/^0(\n|$)/, 'lazy: a superuser\'s plan was cached before the library loaded');
+	like($err2, qr/permission denied to change the owner of a row of notes/,
+		'lazy: loading the library makes that plan again, with the guard');
 	is($lazy->safe_psql('postgres', "SELECT owner_id FROM notes WHERE id = 1"), $id{alice},
 		'lazy: and the row keeps its owner');
 }
